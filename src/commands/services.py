@@ -1,0 +1,113 @@
+"""What every handler works with: the store, the clock, the gateway, the outbox."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError
+
+from commands.clock import Clock
+from commands.database import Database
+from commands.links import LinkSigner
+from commands.payments import PaymentGateway
+from commands.store import LifecycleStore
+from lifecycle.catalogue import Catalogue
+from lifecycle.datacenters import AddressRange
+from lifecycle.errors import Conflict, NotFound
+
+A = TypeVar("A", bound=Aggregate)
+R = TypeVar("R")
+
+CONFLICT_RETRIES = 5
+
+
+class VersionConflict(Conflict):
+    """``If-Match`` named a version the resource has moved on from."""
+
+    slug = "version-conflict"
+    title = "The resource has changed since that version"
+
+
+@dataclass
+class Services:
+    store: LifecycleStore
+    database: Database
+    clock: Clock
+    gateway: PaymentGateway
+    catalogue: Catalogue
+    address_ranges: Sequence[AddressRange]
+    links: LinkSigner
+    account_services_email: str
+
+    # --- reading -------------------------------------------------------------------
+
+    def load(self, kind: type[A], aggregate_id: UUID, what: str) -> A:
+        try:
+            aggregate = self.store.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            raise NotFound(f"{what} {aggregate_id} not found") from None
+        if not isinstance(aggregate, kind):
+            raise NotFound(f"{what} {aggregate_id} not found")
+        return aggregate
+
+    def find(self, kind: type[A], aggregate_id: UUID) -> A | None:
+        try:
+            aggregate = self.store.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+        return aggregate if isinstance(aggregate, kind) else None
+
+    # --- writing ---------------------------------------------------------------------
+
+    def save(self, *aggregates: Aggregate | None) -> int:
+        """Record every pending event of the given aggregates in one transaction.
+
+        Returns the log position of the last event, or the log head when there was
+        nothing to record.
+        """
+        present = [a for a in aggregates if a is not None]
+        recordings = self.store.save(*present)
+        if recordings:
+            return int(recordings[-1].notification.id)
+        return self.head()
+
+    def head(self) -> int:
+        return int(self.store.recorder.max_notification_id() or 0)
+
+
+def check_version(aggregate: Aggregate, if_match: int | None) -> None:
+    if if_match is not None and aggregate.version != if_match:
+        raise VersionConflict(
+            f"the resource is at version {aggregate.version}, not {if_match}",
+            current_version=aggregate.version,
+        )
+
+
+def retrying(attempt: Callable[[], R], if_match: int | None = None) -> R:
+    """Run a load-decide-save attempt again when another writer got there first.
+
+    With ``If-Match`` the caller asked for one version: a concurrent write is then
+    a version conflict rather than a reason to try again.
+    """
+    for _ in range(CONFLICT_RETRIES - 1):
+        try:
+            return attempt()
+        except IntegrityError:
+            if if_match is not None:
+                raise VersionConflict("the resource changed while the command ran") from None
+    try:
+        return attempt()
+    except IntegrityError:
+        raise VersionConflict("the resource kept changing; try again") from None
+
+
+def parse_address_ranges(rows: Sequence[tuple[str, str]]) -> list[AddressRange]:
+    return [(ipaddress.ip_network(cidr, strict=False), datacenter) for cidr, datacenter in rows]
+
+
