@@ -119,7 +119,9 @@ class Subscription(LifecycleAggregate):
 
     def _check_not_expired(self) -> None:
         if self.status == EXPIRED:
-            raise SubscriptionExpired(f"subscription {self.id} expired at {self.expired_at}")
+            raise SubscriptionExpired(
+                f"subscription {self.id} expired at {self.expired_at.isoformat() if self.expired_at else None}"
+            )
 
     # --- cancel and resume renewal (R22, R25) --------------------------------------------
 

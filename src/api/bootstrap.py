@@ -1,0 +1,89 @@
+"""The one factory: builds the store, clock, gateway, projections and scheduler from
+settings, for the HTTP app and the CLI. Nothing is built at import time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from commands.address_ranges import load_address_ranges
+from commands.clock import Clock, ManualClock, SystemClock
+from commands.database import Database
+from commands.link_secret import link_secret
+from commands.links import LinkSigner
+from commands.payments import SandboxGateway
+from commands.scheduler import FileLock, PostgresAdvisoryLock, TimeDrivenScheduler, WorkLock
+from commands.services import Services
+from commands.store import LifecycleStore, persistence_env
+from lifecycle.catalogue import Catalogue
+from projections.due_work import DueWorkProjection, DueWorkView
+from projections.notifications import NotificationsProjection
+from projections.runner import ProjectionRunner
+
+from api.settings import Settings
+
+
+@dataclass
+class Container:
+    settings: Settings
+    services: Services
+    runners: dict[str, ProjectionRunner]
+    due_work: DueWorkView
+    scheduler: TimeDrivenScheduler | None
+    started: bool = field(default=False)
+
+    def start(self) -> None:
+        """Start following the log and, under the system clock, the time-driven work."""
+        if self.started:
+            return
+        for runner in self.runners.values():
+            runner.start(self.settings.projection_poll_seconds)
+        if self.scheduler is not None:
+            self.scheduler.start()
+        self.started = True
+
+    def close(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.stop()
+        for runner in self.runners.values():
+            runner.stop()
+        self.services.store.close()
+
+
+def _clock(settings: Settings) -> Clock:
+    if settings.clock == "manual":
+        return ManualClock(settings.clock_start)
+    return SystemClock()
+
+
+def build(settings: Settings) -> Container:
+    env = persistence_env(settings.database_url)
+    store = LifecycleStore(env=env)
+    dialect = "postgres" if env["PERSISTENCE_MODULE"].endswith("postgres") else "sqlite"
+    database = Database(store.recorder.datastore, dialect)
+    services = Services(
+        store=store,
+        database=database,
+        clock=_clock(settings),
+        gateway=SandboxGateway(database),
+        catalogue=Catalogue(),
+        address_ranges=load_address_ranges(settings.address_ranges_file),
+        links=LinkSigner(link_secret(database, settings.link_secret)),
+        account_services_email=settings.account_services_email,
+    )
+    runners = {
+        projection.name: ProjectionRunner(store, database, projection)
+        for projection in (DueWorkProjection(store), NotificationsProjection())
+    }
+    due_work = DueWorkView(runners["due_work"], database)
+    scheduler = None
+    if settings.clock == "system":
+        lock: WorkLock = (
+            PostgresAdvisoryLock(store.recorder.datastore)
+            if dialect == "postgres"
+            else FileLock(str(Path(env["SQLITE_DBNAME"]).resolve()) + ".scheduler.lock")
+        )
+        scheduler = TimeDrivenScheduler(
+            services, due_work, lock, settings.scheduler_interval_seconds
+        )
+    return Container(settings, services, runners, due_work, scheduler)

@@ -1,0 +1,90 @@
+"""Request-scoped dependencies: the container, the caller (R60), If-Match, read waits."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import Depends, Header, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from api.bootstrap import Container
+from api.guard import TOKEN_KEY
+from commands.context import Caller
+from commands.services import Services
+from api.problems import ProjectionBehind
+from lifecycle.errors import Rejected
+from projections.runner import ProjectionRunner
+
+bearer = HTTPBearer(auto_error=False, description="a token from LIFECYCLE_API_TOKENS")
+
+ACTOR = re.compile(r"^user:([0-9a-fA-F-]{36})$")
+
+
+def container(request: Request) -> Container:
+    return request.app.state.container  # type: ignore[no-any-return]
+
+
+def services(request: Request) -> Services:
+    return container(request).services
+
+
+def caller(
+    request: Request,
+    _: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    x_actor: Annotated[str | None, Header(description="user:<account_id> on whose behalf")] = None,
+    idempotency_key: Annotated[str | None, Header(description="repeat-safe command id")] = None,
+    x_correlation_id: Annotated[str | None, Header()] = None,
+) -> Caller:
+    token = request.scope.get("state", {}).get(TOKEN_KEY)
+    service = token.name if token is not None else "anonymous"
+    actor_id = None
+    if x_actor is not None:
+        match = ACTOR.match(x_actor.strip())
+        if match is None:
+            raise Rejected("X-Actor is user:<account_id>")
+        actor_id = UUID(match.group(1))
+    return Caller.of(service, actor_id, idempotency_key, x_correlation_id)
+
+
+def if_match(
+    if_match: Annotated[str | None, Header(alias="If-Match", description='"<version>"')] = None,
+) -> int | None:
+    if if_match is None:
+        return None
+    text = if_match.strip()
+    if text.startswith("W/"):
+        text = text[2:]
+    text = text.strip('"')
+    if not text.isdigit():
+        raise Rejected('If-Match is the quoted version from an ETag, e.g. "3"')
+    return int(text)
+
+
+def reader(request: Request) -> None:
+    """Views need only the token; this records the bearer scheme in the OpenAPI document."""
+
+
+MinPosition = Annotated[
+    int | None,
+    Query(ge=0, description="wait up to 5 s until the read reflects this log position"),
+]
+
+
+def wait_for_projection(
+    container: Container, runner: ProjectionRunner, min_position: int | None
+) -> None:
+    if min_position is None or min_position <= 0:
+        return
+    if not runner.wait_for(min_position, container.settings.read_wait_seconds):
+        raise ProjectionBehind(
+            f"the {runner.name} view has not reached position {min_position} yet; retry shortly"
+        )
+
+
+ServicesDep = Annotated[Services, Depends(services)]
+ContainerDep = Annotated[Container, Depends(container)]
+CallerDep = Annotated[Caller, Depends(caller)]
+IfMatchDep = Annotated[int | None, Depends(if_match)]
+ReaderDep = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]

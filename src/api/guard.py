@@ -1,0 +1,159 @@
+"""The request guard, in front of every route: bearer token and scope, body size,
+content type, JSON shape, and raw card data (refused before anything is stored or logged)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.auth import TokenRegistry, is_public, scope_for
+from api.problems import problem
+from lifecycle.cards import raw_card_data
+
+MAX_BODY_BYTES = 64 * 1024
+MAX_JSON_DEPTH = 32
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+BODY_KEY = "lifecycle.body"
+JSON_KEY = "lifecycle.json"
+TOKEN_KEY = "lifecycle.token"
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+def _is_json_type(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
+def json_depth_exceeds(document: Any, limit: int) -> bool:
+    stack: list[tuple[Any, int]] = [(document, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, (dict, list)):
+            if depth > limit:
+                return True
+            children = value.values() if isinstance(value, dict) else value
+            stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+async def read_body(receive: Receive, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge()
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+class RequestGuard:
+    def __init__(self, app: ASGIApp, tokens: TokenRegistry) -> None:
+        self.app = app
+        self.tokens = tokens
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        method, path = scope["method"], scope["path"]
+        if not is_public(path):
+            token = self.tokens.authenticate(_header(scope, b"authorization"))
+            if token is None:
+                await problem(
+                    401,
+                    "unauthorized",
+                    "Unauthorized",
+                    "send Authorization: Bearer <secret> with a known token",
+                    headers={"WWW-Authenticate": "Bearer"},
+                )(scope, receive, send)
+                return
+            needed = scope_for(method, path)
+            if needed not in token.scopes:
+                await problem(
+                    403, "forbidden", "Forbidden", f"this route needs the {needed!r} scope"
+                )(scope, receive, send)
+                return
+            scope.setdefault("state", {})[TOKEN_KEY] = token
+        if method not in BODY_METHODS:
+            await self.app(scope, receive, send)
+            return
+        await self._guard_body(scope, receive, send)
+
+    async def _guard_body(self, scope: Scope, receive: Receive, send: Send) -> None:
+        declared = _header(scope, b"content-length")
+        try:
+            if declared is not None and int(declared) > MAX_BODY_BYTES:
+                raise BodyTooLarge()
+            body = await read_body(receive, MAX_BODY_BYTES)
+        except (BodyTooLarge, ValueError):
+            await problem(
+                413, "payload-too-large", "Payload too large", f"bodies are limited to {MAX_BODY_BYTES} bytes"
+            )(scope, receive, send)
+            return
+        document: Any = None
+        if body.strip():
+            if not _is_json_type(_header(scope, b"content-type") or ""):
+                await problem(
+                    415, "unsupported-media-type", "Unsupported media type", "send application/json"
+                )(scope, receive, send)
+                return
+            try:
+                document = json.loads(body)
+            except (ValueError, RecursionError):
+                await problem(
+                    415, "unsupported-media-type", "Unsupported media type", "the body is not JSON"
+                )(scope, receive, send)
+                return
+            if json_depth_exceeds(document, MAX_JSON_DEPTH):
+                await problem(
+                    422,
+                    "invalid-request",
+                    "The request is not valid",
+                    f"JSON nested deeper than {MAX_JSON_DEPTH} levels is refused",
+                    errors=[{"loc": ["body"], "msg": "nested too deeply"}],
+                )(scope, receive, send)
+                return
+            where = raw_card_data(document)
+            if where is not None:
+                await problem(
+                    422,
+                    "raw-card-data-refused",
+                    "Raw card data refused",
+                    "send a payment token from the payment processor, never a card number or "
+                    f"security code (found at {where})",
+                )(scope, receive, send)
+                return
+        else:
+            body = b""
+        scope[BODY_KEY] = body
+        scope[JSON_KEY] = document
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if sent:
+                return await receive()
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)

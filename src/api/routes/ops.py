@@ -1,0 +1,84 @@
+"""Operations: outgoing messages, the manual clock, projection status, health."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import ContainerDep, MinPosition, ReaderDep, wait_for_projection
+from api.representations import instant
+from api.schemas import AdvanceClock
+from commands.database import STORE_DOWN_ERRORS, StoreUnavailable
+from commands.time_driven import advance_clock
+from projections.notifications import list_notifications
+
+router = APIRouter(tags=["ops"])
+
+
+@router.get("/v1/ops/notifications")
+def notifications(
+    container: ContainerDep,
+    _: ReaderDep,
+    recipient: str | None = Query(default=None, max_length=254),
+    min_position: MinPosition = None,
+) -> JSONResponse:
+    """Outgoing messages, oldest first, optionally for one recipient."""
+    runner = container.runners["notifications"]
+    wait_for_projection(container, runner, min_position)
+    rows = list_notifications(container.services.database, recipient)
+    for row in rows:
+        row["created_at"] = row["created_at"][:19] + "Z"
+    return JSONResponse(rows)
+
+
+@router.post("/v1/ops/clock/advance")
+def advance(body: AdvanceClock, container: ContainerDep, _: ReaderDep) -> JSONResponse:
+    """Under the manual clock: do every piece of time-driven work due up to ``to``, in order."""
+    position = advance_clock(container.services, container.due_work, body.to)
+    return JSONResponse({"now": instant(container.services.clock.now()), "position": position})
+
+
+def projection_status(container: Any) -> list[dict[str, Any]]:
+    head = container.services.head()
+    rows = []
+    for name, runner in container.runners.items():
+        row = runner.status()
+        shown: dict[str, Any] = {
+            "name": name,
+            "position": int(row["position"]),
+            "head": head,
+            "lag": max(0, head - int(row["position"])),
+            "status": row["status"],
+        }
+        if row["status"] == "failed":
+            shown["error"] = row["error"]
+            shown["failed_position"] = row["failed_position"]
+        rows.append(shown)
+    return rows
+
+
+@router.get("/v1/ops/projections")
+def projections(container: ContainerDep, _: ReaderDep, min_position: MinPosition = None) -> JSONResponse:
+    return JSONResponse(projection_status(container))
+
+
+@router.get("/health")
+async def health(container: ContainerDep) -> JSONResponse:
+    """Whether the store answers, and each projection's status (no token needed)."""
+    try:
+        rows = await run_in_threadpool(projection_status, container)
+    except (StoreUnavailable, *STORE_DOWN_ERRORS):
+        return JSONResponse(
+            {"status": "unavailable", "store": "unavailable", "projections": {}}, status_code=503
+        )
+    failed = any(r["status"] == "failed" for r in rows)
+    return JSONResponse(
+        {
+            "status": "degraded" if failed else "ok",
+            "store": "ok",
+            "projections": {r["name"]: {"status": r["status"], "lag": r["lag"]} for r in rows},
+        }
+    )

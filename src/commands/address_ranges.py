@@ -1,0 +1,19 @@
+"""The address-range table behind datacenter recommendations (shipped, replaceable)."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+
+from commands.services import parse_address_ranges
+from lifecycle.datacenters import AddressRange, check_datacenter
+
+
+def load_address_ranges(path: str | None = None) -> list[AddressRange]:
+    if path:
+        text = Path(path).read_text(encoding="utf-8")
+    else:
+        text = resources.files("commands").joinpath("data/address_ranges.json").read_text("utf-8")
+    rows = [(cidr, check_datacenter(dc)) for cidr, dc in json.loads(text)["ranges"]]
+    return parse_address_ranges(rows)

@@ -1,0 +1,107 @@
+"""Runs the due time-driven work every few seconds under the system clock, in one
+process at a time when several share a database."""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, Protocol
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from commands.database import STORE_DOWN_ERRORS, StoreUnavailable
+from commands.services import Services
+from commands.time_driven import DueWork, run_due
+
+log = logging.getLogger("lifecycle.scheduler")
+
+ADVISORY_LOCK_KEY = 0x6C696663  # "lifc": the time-driven work's lock
+
+
+class WorkLock(Protocol):
+    def held(self) -> Any:
+        """A context manager yielding True when this process holds the lock."""
+
+
+class PostgresAdvisoryLock:
+    """A session-level advisory lock, held on one pooled connection during a run."""
+
+    def __init__(self, datastore: Any, key: int = ADVISORY_LOCK_KEY) -> None:
+        self._datastore = datastore
+        self._key = key
+
+    @contextmanager
+    def held(self) -> Iterator[bool]:
+        with self._datastore.get_connection() as conn:
+            got = conn.execute("SELECT pg_try_advisory_lock(%s) AS got", (self._key,)).fetchone()
+            acquired = bool(got and got["got"])
+            try:
+                yield acquired
+            finally:
+                if acquired:
+                    conn.execute("SELECT pg_advisory_unlock(%s)", (self._key,))
+
+
+class FileLock:
+    """An exclusive lock on a file beside the SQLite database."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+
+    @contextmanager
+    def held(self) -> Iterator[bool]:
+        fd = os.open(self._path, os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+
+class TimeDrivenScheduler:
+    def __init__(
+        self, services: Services, due_work: DueWork, lock: WorkLock, interval_seconds: float
+    ) -> None:
+        self._services = services
+        self._due_work = due_work
+        self._lock = lock
+        self._scheduler = BackgroundScheduler(timezone="UTC")
+        self._scheduler.add_job(
+            self.tick,
+            "interval",
+            seconds=interval_seconds,
+            id="time-driven-work",
+            max_instances=1,
+            coalesce=True,
+        )
+
+    def tick(self) -> int:
+        """One run: everything due now, if this process holds the lock."""
+        try:
+            with self._lock.held() as acquired:
+                if not acquired:
+                    return 0
+                done = run_due(self._services, self._due_work, self._services.clock.now())
+                if done:
+                    log.info("time-driven work: %d item(s) done", done)
+                return done
+        except (StoreUnavailable, *STORE_DOWN_ERRORS) as error:
+            log.warning("time-driven work waits for the store: %s", error)
+            return 0
+
+    def start(self) -> None:
+        self._scheduler.start()
+
+    def stop(self) -> None:
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=True)
