@@ -53,16 +53,19 @@ class DueWorkProjection(Projection):
         self.store = store
         self.topics = _topics_of(Subscription, Organisation)
 
-    def apply(self, tx: Transaction, event: Any, position: int) -> None:
+    def prepare(self, event: Any) -> list[DueItem]:
         aggregate = self.store.repository.get(
             event.originator_id, version=event.originator_version
         )
-        tx.execute("DELETE FROM due_work WHERE aggregate_id = ?", (str(aggregate.id),))
+        return list(aggregate.due_work())
+
+    def apply(self, tx: Transaction, event: Any, position: int, prepared: list[DueItem]) -> None:
+        tx.execute("DELETE FROM due_work WHERE aggregate_id = ?", (str(event.originator_id),))
         tx.executemany(
             "INSERT INTO due_work (key, aggregate_id, kind, due_at) VALUES (?, ?, ?, ?)",
             [
                 (item.key, str(item.aggregate_id), item.kind, instant_key(item.due_at))
-                for item in aggregate.due_work()
+                for item in prepared
             ],
         )
 

@@ -29,7 +29,7 @@ class NotificationsProjection(Projection):
     )
     topics = (get_topic(Message.Composed),)  # type: ignore[attr-defined]
 
-    def apply(self, tx: Transaction, event: Any, position: int) -> None:
+    def apply(self, tx: Transaction, event: Any, position: int, prepared: Any) -> None:
         tx.execute(
             "INSERT INTO notifications (position, message_id, kind, recipient, subject, body,"
             " data, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",

@@ -45,8 +45,14 @@ class Projection(ABC):
     tables: Sequence[str] = ()
     topics: Sequence[str] = ()
 
+    def prepare(self, event: Any) -> Any:
+        """Read what ``apply`` needs from outside the view (for example an aggregate
+        at the event's version). Runs before the write transaction opens, so that no
+        read waits on a connection while the writer is held."""
+        return None
+
     @abstractmethod
-    def apply(self, tx: Transaction, event: Any, position: int) -> None:
+    def apply(self, tx: Transaction, event: Any, position: int, prepared: Any) -> None:
         """Change the rows for one event, inside the transaction that tracks it."""
 
 
@@ -113,15 +119,23 @@ class ProjectionRunner:
         )
         full = len(notifications) == self.batch_size
         new_position = notifications[-1].id if full else head
-        with self.database.transaction() as tx:
-            for notification in notifications:
+        batch = []
+        for notification in notifications:
+            try:
                 event = self.store.mapper.to_domain_event(notification)
+                batch.append((notification.id, event, self.projection.prepare(event)))
+            except StoreUnavailable:
+                raise
+            except Exception as error:  # a poison event stops this projection only
+                raise ProjectionFailed(self.name, notification.id, error) from error
+        with self.database.transaction() as tx:
+            for position, event, prepared in batch:
                 try:
-                    self.projection.apply(tx, event, notification.id)
+                    self.projection.apply(tx, event, position, prepared)
                 except StoreUnavailable:
                     raise
                 except Exception as error:  # a poison event stops this projection only
-                    raise ProjectionFailed(self.name, notification.id, error) from error
+                    raise ProjectionFailed(self.name, position, error) from error
             moved = tx.execute(
                 "UPDATE projection_tracking SET position = ? WHERE name = ? AND position = ?",
                 (new_position, self.name, current),
