@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
+from api import models
 from api import representations as show
 from api.deps import CallerDep, IfMatchDep, MinPosition, ReaderDep, ServicesDep
 from api.responses import created, parse_id, resource
@@ -14,10 +15,10 @@ from lifecycle.account import Account
 from lifecycle.organisation import Organisation
 from lifecycle.subscription import Subscription
 
-router = APIRouter(tags=["accounts and organisations"])
+router = APIRouter(tags=["accounts and organisations"], responses=models.PROBLEMS)
 
 
-@router.post("/v1/accounts", status_code=201)
+@router.post("/v1/accounts", status_code=201, response_model=models.AccountCreated)
 def open_account(body: OpenAccount, services: ServicesDep, caller: CallerDep) -> JSONResponse:
     """A free or trial account in a new organisation; its first user is the brand admin."""
     done = accounts.open_account(services, caller, **body.model_dump())
@@ -32,14 +33,14 @@ def open_account(body: OpenAccount, services: ServicesDep, caller: CallerDep) ->
     )
 
 
-@router.get("/v1/accounts/{account_id}")
+@router.get("/v1/accounts/{account_id}", response_model=models.Account)
 def get_account(
     account_id: str, services: ServicesDep, _: ReaderDep, min_position: MinPosition = None
 ) -> JSONResponse:
     return resource(show.account(services.load(Account, parse_id(account_id, "account"), "account")))
 
 
-@router.patch("/v1/accounts/{account_id}")
+@router.patch("/v1/accounts/{account_id}", response_model=models.Account)
 def change_account(
     account_id: str,
     body: ChangeAccount,
@@ -55,7 +56,9 @@ def change_account(
     return resource(show.account(done.value), done.position)
 
 
-@router.post("/v1/organisations/{organisation_id}/users", status_code=201)
+@router.post(
+    "/v1/organisations/{organisation_id}/users", status_code=201, response_model=models.UserAdded
+)
 def add_user(
     organisation_id: str, body: AddUser, services: ServicesDep, caller: CallerDep
 ) -> JSONResponse:
@@ -65,7 +68,7 @@ def add_user(
     return created({"account_id": str(done.value.id), "user_type": done.value.user_type}, done.position)
 
 
-@router.get("/v1/organisations/{organisation_id}")
+@router.get("/v1/organisations/{organisation_id}", response_model=models.Organisation)
 def get_organisation(
     organisation_id: str, services: ServicesDep, _: ReaderDep, min_position: MinPosition = None
 ) -> JSONResponse:
@@ -73,7 +76,9 @@ def get_organisation(
     return resource(show.organisation(org))
 
 
-@router.get("/v1/organisations/{organisation_id}/subscriptions")
+@router.get(
+    "/v1/organisations/{organisation_id}/subscriptions", response_model=list[models.Subscription]
+)
 def list_subscriptions(
     organisation_id: str, services: ServicesDep, _: ReaderDep, min_position: MinPosition = None
 ) -> JSONResponse:

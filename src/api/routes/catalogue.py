@@ -5,13 +5,14 @@ from __future__ import annotations
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
+from api import models
 from api.deps import MinPosition, ReaderDep, ServicesDep
 from lifecycle.datacenters import DATACENTERS, recommend_datacenter
 
-router = APIRouter(tags=["catalogue"])
+router = APIRouter(tags=["catalogue"], responses=models.PROBLEMS)
 
 
-@router.get("/v1/plans")
+@router.get("/v1/plans", response_model=list[models.Plan])
 def list_plans(services: ServicesDep, _: ReaderDep, min_position: MinPosition = None) -> JSONResponse:
     return JSONResponse(
         [
@@ -26,7 +27,7 @@ def list_plans(services: ServicesDep, _: ReaderDep, min_position: MinPosition = 
     )
 
 
-@router.get("/v1/datacenters")
+@router.get("/v1/datacenters", response_model=list[models.Datacenter])
 def list_datacenters(
     services: ServicesDep,
     _: ReaderDep,

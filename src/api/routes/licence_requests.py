@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
+from api import models
 from api import representations as show
 from api.deps import CallerDep, IfMatchDep, MinPosition, ReaderDep, ServicesDep
 from api.responses import parse_id, resource
@@ -12,10 +13,10 @@ from api.schemas import DeclineLicenceRequest, FulfilLicenceRequest
 from commands import licence_requests
 from lifecycle.licence_request import LicenceRequest
 
-router = APIRouter(tags=["subscriptions"])
+router = APIRouter(tags=["subscriptions"], responses=models.PROBLEMS)
 
 
-@router.get("/v1/licence-requests/{licence_request_id}")
+@router.get("/v1/licence-requests/{licence_request_id}", response_model=models.LicenceRequest)
 def get_licence_request(
     licence_request_id: str, services: ServicesDep, _: ReaderDep, min_position: MinPosition = None
 ) -> JSONResponse:
@@ -25,7 +26,9 @@ def get_licence_request(
     return resource(show.licence_request(request))
 
 
-@router.post("/v1/licence-requests/{licence_request_id}/fulfil")
+@router.post(
+    "/v1/licence-requests/{licence_request_id}/fulfil", response_model=models.LicenceRequest
+)
 def fulfil(
     licence_request_id: str,
     body: FulfilLicenceRequest,
@@ -46,7 +49,9 @@ def fulfil(
     return resource(show.licence_request(done.value), done.position)
 
 
-@router.post("/v1/licence-requests/{licence_request_id}/decline")
+@router.post(
+    "/v1/licence-requests/{licence_request_id}/decline", response_model=models.LicenceRequest
+)
 def decline(
     licence_request_id: str,
     body: DeclineLicenceRequest,

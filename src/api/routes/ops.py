@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from api import models
 from api.deps import ContainerDep, MinPosition, ReaderDep, wait_for_projection
 from api.representations import instant
 from api.schemas import AdvanceClock
@@ -15,10 +16,10 @@ from commands.database import STORE_DOWN_ERRORS, StoreUnavailable
 from commands.time_driven import advance_clock
 from projections.notifications import list_notifications
 
-router = APIRouter(tags=["ops"])
+router = APIRouter(tags=["ops"], responses=models.PROBLEMS)
 
 
-@router.get("/v1/ops/notifications")
+@router.get("/v1/ops/notifications", response_model=list[models.Notification])
 def notifications(
     container: ContainerDep,
     _: ReaderDep,
@@ -34,7 +35,7 @@ def notifications(
     return JSONResponse(rows)
 
 
-@router.post("/v1/ops/clock/advance")
+@router.post("/v1/ops/clock/advance", response_model=models.ClockAdvanced)
 def advance(body: AdvanceClock, container: ContainerDep, _: ReaderDep) -> JSONResponse:
     """Under the manual clock: do every piece of time-driven work due up to ``to``, in order."""
     position = advance_clock(container.services, container.due_work, body.to)
@@ -60,12 +61,12 @@ def projection_status(container: Any) -> list[dict[str, Any]]:
     return rows
 
 
-@router.get("/v1/ops/projections")
+@router.get("/v1/ops/projections", response_model=list[models.ProjectionStatus])
 def projections(container: ContainerDep, _: ReaderDep, min_position: MinPosition = None) -> JSONResponse:
     return JSONResponse(projection_status(container))
 
 
-@router.get("/health")
+@router.get("/health", response_model=models.Health)
 async def health(container: ContainerDep) -> JSONResponse:
     """Whether the store answers, and each projection's status (no token needed)."""
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
+from api import models
 from api import representations as show
 from api.deps import CallerDep, IfMatchDep, MinPosition, ReaderDep, ServicesDep
 from api.responses import created, parse_id, resource
@@ -12,10 +13,10 @@ from api.schemas import ChooseDatacenter, CompletePurchase, StartPurchase, Verif
 from commands import purchases
 from lifecycle.purchase import Purchase
 
-router = APIRouter(tags=["self-service purchase"])
+router = APIRouter(tags=["self-service purchase"], responses=models.PROBLEMS)
 
 
-@router.post("/v1/purchases", status_code=201)
+@router.post("/v1/purchases", status_code=201, response_model=models.PurchaseStarted)
 def start_purchase(body: StartPurchase, services: ServicesDep, caller: CallerDep) -> JSONResponse:
     """An upgrade (``account_id``) or a new buyer (``email``, who gets a verification message)."""
     done = purchases.start_purchase(
@@ -39,14 +40,14 @@ def start_purchase(body: StartPurchase, services: ServicesDep, caller: CallerDep
     )
 
 
-@router.get("/v1/purchases/{purchase_id}")
+@router.get("/v1/purchases/{purchase_id}", response_model=models.Purchase)
 def get_purchase(
     purchase_id: str, services: ServicesDep, _: ReaderDep, min_position: MinPosition = None
 ) -> JSONResponse:
     return resource(show.purchase(services.load(Purchase, parse_id(purchase_id, "purchase"), "purchase")))
 
 
-@router.post("/v1/purchases/{purchase_id}/verify")
+@router.post("/v1/purchases/{purchase_id}/verify", response_model=models.Purchase)
 def verify_purchase(
     purchase_id: str,
     body: VerifyPurchase,
@@ -60,7 +61,7 @@ def verify_purchase(
     return resource(show.purchase(done.value), done.position)
 
 
-@router.put("/v1/purchases/{purchase_id}/datacenter")
+@router.put("/v1/purchases/{purchase_id}/datacenter", response_model=models.Purchase)
 def choose_datacenter(
     purchase_id: str,
     body: ChooseDatacenter,
@@ -74,7 +75,11 @@ def choose_datacenter(
     return resource(show.purchase(done.value), done.position)
 
 
-@router.post("/v1/purchases/{purchase_id}/complete")
+@router.post(
+    "/v1/purchases/{purchase_id}/complete",
+    response_model=models.Purchase,
+    responses={402: {"model": models.Problem, "description": "the card was declined"}},
+)
 def complete_purchase(
     purchase_id: str,
     body: CompletePurchase,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
+from api import models
 from api import representations as show
 from api.deps import CallerDep, IfMatchDep, MinPosition, ReaderDep, ServicesDep
 from api.responses import created, parse_id, resource
@@ -12,10 +13,10 @@ from api.schemas import CancelRenewal, RecordUsage, ReplaceCard, SubmitLicenceRe
 from commands import licence_requests, subscriptions
 from lifecycle.subscription import Subscription
 
-router = APIRouter(tags=["subscriptions"])
+router = APIRouter(tags=["subscriptions"], responses=models.PROBLEMS)
 
 
-@router.get("/v1/subscriptions/{subscription_id}")
+@router.get("/v1/subscriptions/{subscription_id}", response_model=models.Subscription)
 def get_subscription(
     subscription_id: str, services: ServicesDep, _: ReaderDep, min_position: MinPosition = None
 ) -> JSONResponse:
@@ -23,7 +24,9 @@ def get_subscription(
     return resource(show.subscription(sub))
 
 
-@router.get("/v1/subscriptions/{subscription_id}/payments")
+@router.get(
+    "/v1/subscriptions/{subscription_id}/payments", response_model=list[models.Payment]
+)
 def list_payments(
     subscription_id: str, services: ServicesDep, _: ReaderDep, min_position: MinPosition = None
 ) -> JSONResponse:
@@ -32,7 +35,9 @@ def list_payments(
     return JSONResponse(show.payments(sub))
 
 
-@router.post("/v1/subscriptions/{subscription_id}/cancel-renewal")
+@router.post(
+    "/v1/subscriptions/{subscription_id}/cancel-renewal", response_model=models.Subscription
+)
 def cancel_renewal(
     subscription_id: str,
     services: ServicesDep,
@@ -51,7 +56,9 @@ def cancel_renewal(
     return resource(show.subscription(done.value), done.position)
 
 
-@router.post("/v1/subscriptions/{subscription_id}/resume-renewal")
+@router.post(
+    "/v1/subscriptions/{subscription_id}/resume-renewal", response_model=models.Subscription
+)
 def resume_renewal(
     subscription_id: str, services: ServicesDep, caller: CallerDep, version: IfMatchDep
 ) -> JSONResponse:
@@ -61,7 +68,7 @@ def resume_renewal(
     return resource(show.subscription(done.value), done.position)
 
 
-@router.put("/v1/subscriptions/{subscription_id}/card")
+@router.put("/v1/subscriptions/{subscription_id}/card", response_model=models.Subscription)
 def replace_card(
     subscription_id: str,
     body: ReplaceCard,
@@ -76,7 +83,7 @@ def replace_card(
     return resource(show.subscription(done.value), done.position)
 
 
-@router.delete("/v1/subscriptions/{subscription_id}/card")
+@router.delete("/v1/subscriptions/{subscription_id}/card", response_model=models.Subscription)
 def remove_card(
     subscription_id: str, services: ServicesDep, caller: CallerDep, version: IfMatchDep
 ) -> JSONResponse:
@@ -86,7 +93,7 @@ def remove_card(
     return resource(show.subscription(done.value), done.position)
 
 
-@router.post("/v1/subscriptions/{subscription_id}/usage")
+@router.post("/v1/subscriptions/{subscription_id}/usage", response_model=models.Subscription)
 def record_usage(
     subscription_id: str,
     body: RecordUsage,
@@ -106,7 +113,11 @@ def record_usage(
     return resource(show.subscription(done.value), done.position)
 
 
-@router.post("/v1/subscriptions/{subscription_id}/licence-requests", status_code=201)
+@router.post(
+    "/v1/subscriptions/{subscription_id}/licence-requests",
+    status_code=201,
+    response_model=models.LicenceRequestCreated,
+)
 def submit_licence_request(
     subscription_id: str, body: SubmitLicenceRequest, services: ServicesDep, caller: CallerDep
 ) -> JSONResponse:

@@ -1,0 +1,204 @@
+"""Response shapes, for the OpenAPI document other teams code against."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Out(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class Money(Out):
+    amount: str
+    currency: str
+
+
+class Problem(Out):
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+
+
+class Positioned(Out):
+    position: int | None = None
+
+
+class AccountCreated(Out):
+    account_id: str
+    organisation_id: str
+    brand_id: str
+    user_type: Literal["brand_admin", "standard"]
+    position: int
+
+
+class UserAdded(Out):
+    account_id: str
+    user_type: Literal["brand_admin", "standard"]
+    position: int
+
+
+class Account(Positioned):
+    account_id: str
+    organisation_id: str
+    name: str
+    email: str
+    username: str
+    user_type: Literal["brand_admin", "standard"]
+    datacenter: str
+    version: int
+
+
+class Organisation(Positioned):
+    organisation_id: str
+    brand_id: str
+    licence: Literal["free", "trial", "self_service", "enterprise"]
+    datacenter: str
+    fedramp: bool
+    subscription_id: str | None
+    contract_ids: list[str]
+    trial_ends_at: str | None
+    version: int
+
+
+class PurchaseStarted(Out):
+    purchase_id: str
+    status: Literal["awaiting_verification", "open"]
+    recommended_datacenter: str
+    datacenter: str
+    position: int
+
+
+class Purchase(Positioned):
+    purchase_id: str
+    status: Literal["awaiting_verification", "open", "completed"]
+    plan: str
+    price: Money
+    email: str
+    datacenter: str
+    recommended_datacenter: str
+    declined_attempts: int
+    version: int
+    account_id: str | None = None
+    organisation_id: str | None = None
+    subscription_id: str | None = None
+    brand_id: str | None = None
+
+
+class Term(Out):
+    number: int
+    start: str
+    end: str
+
+
+class Card(Out):
+    brand: str
+    last4: str
+    exp_month: int
+    exp_year: int
+
+
+class Usage(Out):
+    responses: int | None
+    seats: int | None
+
+
+class Subscription(Positioned):
+    subscription_id: str
+    organisation_id: str
+    plan: str
+    status: Literal["active", "non_renewing", "past_due", "expired"]
+    auto_renew: bool
+    term: Term
+    price: Money
+    renewal_price: Money
+    card: Card | None
+    caps: Usage
+    usage: Usage
+    cap_reached: bool
+    next_retry_at: str | None
+    expired_at: str | None
+    version: int
+
+
+class Payment(Out):
+    payment_id: str
+    term_number: int
+    attempt: int
+    amount: Money
+    status: Literal["succeeded", "failed"]
+    attempted_at: str
+    card_last4: str | None
+
+
+class LicenceRequestCreated(Out):
+    licence_request_id: str
+    status: str
+    position: int
+
+
+class LicenceRequest(Positioned):
+    licence_request_id: str
+    subscription_id: str
+    organisation_id: str
+    status: Literal["submitted", "fulfilled", "declined"]
+    name: str
+    email: str
+    cc: list[str]
+    username: str
+    kind: str
+    description: str
+    routed_to: str
+    version: int
+    resolution: dict[str, Any] | None = None
+
+
+class Plan(Out):
+    plan: str
+    name: str
+    prices: list[Money]
+    caps: Usage
+
+
+class Datacenter(Out):
+    datacenter: str
+    recommended: bool
+
+
+class Notification(Out):
+    kind: str
+    recipient: str
+    subject: str
+    body: str
+    data: dict[str, Any]
+    created_at: str
+
+
+class ClockAdvanced(Out):
+    now: str
+    position: int
+
+
+class ProjectionStatus(Out):
+    name: str
+    position: int
+    head: int
+    lag: int
+    status: Literal["live", "rebuilding", "failed"]
+    error: str | None = None
+    failed_position: int | None = None
+
+
+class Health(Out):
+    status: str
+    store: str
+    projections: dict[str, Any]
+
+
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    code: {"model": Problem, "content": {"application/problem+json": {}}}
+    for code in (401, 403, 404, 409, 412, 413, 415, 422, 503)
+}
