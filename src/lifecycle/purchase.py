@@ -192,6 +192,8 @@ class Purchase(LifecycleAggregate):
         brand_id: str,
         change: Change,
     ) -> None:
+        if self.status == AWAITING_VERIFICATION:
+            raise PurchaseNotVerified("verify the buyer's email address before completing")
         if self.status != OPEN:
             raise PurchaseCompleted(f"purchase {self.id} is {self.status}")
         self._completed(

@@ -117,10 +117,16 @@ class Subscription(LifecycleAggregate):
             limit is not None and self.usage[name] >= limit for name, limit in self.caps.items()
         )
 
-    def _check_not_expired(self) -> None:
+    def _check_not_expired(self, at: datetime) -> None:
+        """Expired, or non-renewing past its term's end (expiry is then only awaiting its job)."""
         if self.status == EXPIRED:
             raise SubscriptionExpired(
-                f"subscription {self.id} expired at {self.expired_at.isoformat() if self.expired_at else None}"
+                f"subscription {self.id} expired at "
+                f"{self.expired_at.isoformat() if self.expired_at else 'its term end'}"
+            )
+        if self.status == NON_RENEWING and at >= self.term_end:
+            raise SubscriptionExpired(
+                f"subscription {self.id} expired at {self.term_end.isoformat()}"
             )
 
     # --- cancel and resume renewal (R22, R25) --------------------------------------------
@@ -129,14 +135,15 @@ class Subscription(LifecycleAggregate):
         """Stop the next renewal and its charge; access continues to the term's end.
 
         During ``past_due`` there is no term left to run: the retries stop and the
-        subscription expires at once.
+        subscription expires at once, unless a charge is in flight; its outcome is
+        then recorded first (an approved charge renews a last, non-renewing term).
         """
-        self._check_not_expired()
+        self._check_not_expired(change.at)
         if self.status == NON_RENEWING:
             return
-        was_past_due = self.status == PAST_DUE
+        expire_now = self.status == PAST_DUE and self.pending_charge is None
         self._renewal_cancelled(reason=reason, **change.stamp())
-        if was_past_due:
+        if expire_now:
             self._expired(reason="renewal_cancelled_while_past_due", **change.stamp())
 
     @event("RenewalCancelled")
@@ -147,7 +154,7 @@ class Subscription(LifecycleAggregate):
         self.next_retry_at = None
 
     def resume_renewal(self, change: Change) -> None:
-        self._check_not_expired()
+        self._check_not_expired(change.at)
         if self.status != NON_RENEWING:
             return
         self._renewal_resumed(**change.stamp())
@@ -159,7 +166,7 @@ class Subscription(LifecycleAggregate):
     # --- card on file (R17) ------------------------------------------------------------------
 
     def replace_card(self, card: Card, change: Change) -> None:
-        self._check_not_expired()
+        self._check_not_expired(change.at)
         self._card_replaced(card=card, **change.stamp())
 
     @event("CardReplaced")
@@ -167,7 +174,7 @@ class Subscription(LifecycleAggregate):
         self.card = card
 
     def remove_card(self, change: Change) -> None:
-        self._check_not_expired()
+        self._check_not_expired(change.at)
         if self.card is None:
             return
         self._card_removed(**change.stamp())
@@ -179,7 +186,7 @@ class Subscription(LifecycleAggregate):
     # --- usage and caps (R30, R31) ------------------------------------------------------
 
     def record_usage(self, responses: int, seats: int, change: Change) -> None:
-        self._check_not_expired()
+        self._check_not_expired(change.at)
         if responses < 0 or seats < 0:
             raise Rejected("usage is counted in non-negative increments")
         increments = {"responses": responses, "seats": seats}
@@ -215,7 +222,7 @@ class Subscription(LifecycleAggregate):
         change: Change,
     ) -> None:
         """A fulfilled licence request: new caps and plan at once, a new price from the next renewal."""
-        self._check_not_expired()
+        self._check_not_expired(change.at)
         new_caps = {**self.caps, **(caps or {})}
         self._licence_changed(
             licence_request_id=licence_request_id,
