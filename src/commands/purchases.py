@@ -178,6 +178,11 @@ def _complete(
         check_acts_in(services, caller, purchase.organisation_id)
         organisation = services.load(Organisation, purchase.organisation_id, "organisation")
         if purchase.status != COMPLETED:
+            # Read the purchase again after its organisation: a completion of this very
+            # purchase saved in between shows as completed, not as another subscription.
+            purchase = services.load(Purchase, purchase_id, "purchase")
+            check_version(purchase, if_match)
+        if purchase.status != COMPLETED:
             organisation.check_may_buy_self_service()
     elif new_buyer is None and purchase.status != COMPLETED:
         raise Rejected("a new buyer gives account settings: account.name and account.username")
