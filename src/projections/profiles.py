@@ -1,0 +1,144 @@
+"""The hub's profile views (R50-R56): one JSON document per account, per organisation
+and per subscription (billing), each rewritten from its aggregate at the event's
+version; the contract views (per contract, with its latest renewal) live in
+``projections.contract_views``. What a viewer may see is decided when the profile is
+read (``projections.profile_policy``), never when it is written, so one row serves
+every viewer and a rebuild has nothing viewer-specific to recompute.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from uuid import UUID
+
+from commands.database import Database, Transaction
+from commands.store import LifecycleStore
+from lifecycle.account import Account
+from lifecycle.organisation import Organisation
+from lifecycle.subscription import Subscription
+from projections.due_work import _topics_of
+from projections.runner import Projection
+
+ACCOUNT, ORGANISATION, BILLING = "account", "organisation", "billing"
+
+
+def dumps(doc: dict[str, Any]) -> str:
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"))
+
+
+def account_doc(acc: Account) -> dict[str, Any]:
+    return {
+        "account_id": str(acc.id),
+        "organisation_id": str(acc.organisation_id),
+        "name": acc.name,
+        "email": acc.email,
+        "username": acc.username,
+        "user_type": acc.user_type,
+        "datacenter": acc.datacenter,
+        "email_preferences": dict(acc.email_preferences),
+        "community": dict(acc.community) if acc.community else None,
+        "certifications": [dict(c) for c in acc.certifications],
+    }
+
+
+def organisation_doc(org: Organisation) -> dict[str, Any]:
+    return {
+        "organisation_id": str(org.id),
+        "licence": org.licence,
+        "fedramp": org.fedramp,
+        "datacenter": org.datacenter,
+        "subscription_id": str(org.subscription_id) if org.subscription_id else None,
+        "account_team": dict(org.account_team) if org.account_team else None,
+    }
+
+
+def billing_doc(sub: Subscription) -> dict[str, Any]:
+    return {
+        "subscription_id": str(sub.id),
+        "organisation_id": str(sub.organisation_id),
+        "billing_address": dict(sub.billing_address),
+        "card": sub.card.shown() if sub.card else None,
+    }
+
+
+class ProfilesProjection(Projection):
+    name = "profiles"
+    tables = (
+        """CREATE TABLE IF NOT EXISTS profile_accounts (
+            account_id TEXT PRIMARY KEY,
+            organisation_id TEXT NOT NULL,
+            doc TEXT NOT NULL
+        )""",
+        """CREATE TABLE IF NOT EXISTS profile_organisations (
+            organisation_id TEXT PRIMARY KEY,
+            doc TEXT NOT NULL
+        )""",
+        """CREATE TABLE IF NOT EXISTS profile_billing (
+            subscription_id TEXT PRIMARY KEY,
+            organisation_id TEXT NOT NULL,
+            doc TEXT NOT NULL
+        )""",
+    )
+
+    def __init__(self, store: LifecycleStore) -> None:
+        self.store = store
+        self.topics = _topics_of(Account, Organisation, Subscription)
+
+    def prepare(self, event: Any) -> tuple[str, dict[str, Any]]:
+        aggregate = self.store.repository.get(event.originator_id, version=event.originator_version)
+        if isinstance(aggregate, Account):
+            return ACCOUNT, account_doc(aggregate)
+        if isinstance(aggregate, Organisation):
+            return ORGANISATION, organisation_doc(aggregate)
+        return BILLING, billing_doc(aggregate)
+
+    def apply(self, tx: Transaction, event: Any, position: int, prepared: Any) -> None:
+        kind, doc = prepared
+        if kind == ACCOUNT:
+            tx.execute(
+                "INSERT INTO profile_accounts (account_id, organisation_id, doc) VALUES (?, ?, ?)"
+                " ON CONFLICT (account_id) DO UPDATE SET organisation_id = excluded.organisation_id,"
+                " doc = excluded.doc",
+                (doc["account_id"], doc["organisation_id"], dumps(doc)),
+            )
+        elif kind == ORGANISATION:
+            tx.execute(
+                "INSERT INTO profile_organisations (organisation_id, doc) VALUES (?, ?)"
+                " ON CONFLICT (organisation_id) DO UPDATE SET doc = excluded.doc",
+                (doc["organisation_id"], dumps(doc)),
+            )
+        else:
+            tx.execute(
+                "INSERT INTO profile_billing (subscription_id, organisation_id, doc) VALUES (?, ?, ?)"
+                " ON CONFLICT (subscription_id) DO UPDATE SET doc = excluded.doc",
+                (doc["subscription_id"], doc["organisation_id"], dumps(doc)),
+            )
+
+
+class ProfileRows:
+    """Reads of the profile view's rows."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    def account(self, account_id: UUID) -> dict[str, Any] | None:
+        with self.database.transaction(commit=False) as tx:
+            row = tx.one("SELECT doc FROM profile_accounts WHERE account_id = ?", (str(account_id),))
+        return json.loads(row["doc"]) if row else None
+
+    def organisation(self, organisation_id: str) -> dict[str, Any] | None:
+        with self.database.transaction(commit=False) as tx:
+            row = tx.one(
+                "SELECT doc FROM profile_organisations WHERE organisation_id = ?", (organisation_id,)
+            )
+        return json.loads(row["doc"]) if row else None
+
+    def billing(self, subscription_id: str | None) -> dict[str, Any] | None:
+        if subscription_id is None:
+            return None
+        with self.database.transaction(commit=False) as tx:
+            row = tx.one(
+                "SELECT doc FROM profile_billing WHERE subscription_id = ?", (subscription_id,)
+            )
+        return json.loads(row["doc"]) if row else None
