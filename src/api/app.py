@@ -13,6 +13,9 @@ from api.bootstrap import Container
 from api.guard import RequestGuard
 from api.idempotency import IdempotencyMiddleware, IdempotencyStore
 from api.routes import accounts, catalogue, licence_requests, ops, purchases, subscriptions
+from api.routes import audit
+from api.routes import contracts
+from api.routes import profiles
 
 DESCRIPTION = """Event-sourced subscription lifecycle: self-service purchase, annual renewal,
 cancellation and downgrade, usage caps and licence requests. Every change is an event.
@@ -37,6 +40,9 @@ def create_app(container: Container, *, run_background: bool = True) -> FastAPI:
     problems.install(app)
     for module in (accounts, purchases, subscriptions, licence_requests, catalogue, ops):
         app.include_router(module.router)
+    app.include_router(audit.router)
+    app.include_router(contracts.router)
+    app.include_router(profiles.router)
     app.add_middleware(IdempotencyMiddleware, store=IdempotencyStore(container.services.database))
     app.add_middleware(RequestGuard, tokens=TokenRegistry(container.settings.tokens()))
     return app

@@ -3,6 +3,7 @@ settings, for the HTTP app and the CLI. Nothing is built at import time."""
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,8 +17,12 @@ from commands.scheduler import FileLock, PostgresAdvisoryLock, TimeDrivenSchedul
 from commands.services import Services
 from commands.store import LifecycleStore, persistence_env
 from lifecycle.catalogue import Catalogue
+from projections.audit_chain import AuditChainProjection
 from projections.due_work import DueWorkProjection, DueWorkView
+from projections.contract_views import ContractsProjection
 from projections.notifications import NotificationsProjection
+from projections.profiles import ProfilesProjection
+from projections.rebuild import Rebuilder
 from projections.runner import ProjectionRunner
 
 from api.settings import Settings
@@ -31,6 +36,13 @@ class Container:
     due_work: DueWorkView
     scheduler: TimeDrivenScheduler | None
     started: bool = field(default=False)
+    rebuilders: dict[str, Rebuilder] = field(default_factory=dict)
+
+    def rebuilder(self, name: str) -> Rebuilder:
+        """The side-by-side rebuild of one projection (``KeyError`` for unknown names)."""
+        if name not in self.rebuilders:
+            self.rebuilders[name] = Rebuilder(self.runners[name])
+        return self.rebuilders[name]
 
     def start(self) -> None:
         """Start following the log and, under the system clock, the time-driven work."""
@@ -48,6 +60,11 @@ class Container:
         for runner in self.runners.values():
             runner.stop()
         self.services.store.close()
+
+
+def projection_lock_key(name: str) -> int:
+    """The advisory-lock key of one projection's background runner (one process at a time)."""
+    return 0x6C69_7000_0000_0000 | zlib.crc32(name.encode())
 
 
 def _clock(settings: Settings) -> Clock:
@@ -72,8 +89,21 @@ def build(settings: Settings) -> Container:
         account_services_email=settings.account_services_email,
     )
     runners = {
-        projection.name: ProjectionRunner(store, database, projection)
-        for projection in (DueWorkProjection(store), NotificationsProjection())
+        projection.name: ProjectionRunner(
+            store,
+            database,
+            projection,
+            lock=PostgresAdvisoryLock(store.recorder.datastore, projection_lock_key(projection.name))
+            if dialect == "postgres"
+            else None,
+        )
+        for projection in (
+            DueWorkProjection(store),
+            NotificationsProjection(),
+            AuditChainProjection(),
+            ProfilesProjection(store),
+            ContractsProjection(store),
+        )
     }
     due_work = DueWorkView(runners["due_work"], database)
     scheduler = None

@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 
+from api import audit_cli, projections_cli
 from api.settings import Settings
 
 
@@ -36,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--log-level", default="info")
     serve.set_defaults(run=_serve)
+    audit_cli.add_commands(commands)
+    projections_cli.add_commands(commands)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     return int(args.run(args))

@@ -190,12 +190,108 @@ class ProjectionStatus(Out):
     status: Literal["live", "rebuilding", "failed"]
     error: str | None = None
     failed_position: int | None = None
+    generation: int | None = None
 
 
 class Health(Out):
     status: str
     store: str
     projections: dict[str, Any]
+
+
+# --- enterprise contracts and renewals ----------------------------------------------------
+
+
+class ContactOut(Out):
+    first_name: str
+    last_name: str
+    email: str
+    account_id: str | None
+
+
+class DatedContact(ContactOut):
+    last_updated: str | None
+    """When the contact last changed; ``null``: unchanged since the last renewal."""
+
+
+class ContractTerm(Out):
+    term_number: int
+    start_date: str
+    end_date: str
+    term_months: int
+    licences: list[str]
+    price: Money
+    renewal_id: str | None
+
+
+class Contract(Positioned):
+    contract_id: str
+    organisation_id: str
+    number: int
+    status: Literal["active", "ended"]
+    term_number: int
+    start_date: str
+    end_date: str
+    term_months: int
+    licences: list[str]
+    notice_days: int
+    price: Money
+    primary_contact: DatedContact
+    billing_contact: DatedContact
+    original_start_date: str
+    ended_on: str | None
+    terms: list[ContractTerm]
+    version: int
+
+
+class Quote(Out):
+    quote_id: str
+    licences: list[str]
+    term_months: int
+    price: Money
+    issued_at: str
+
+
+class Invoice(Out):
+    invoice_id: str
+    amount: Money
+    issued_on: str
+    due_on: str
+    recipient: ContactOut
+    term_number: int
+
+
+class ScopeChange(Out):
+    kind: str
+    detail: str
+
+
+class Renewal(Positioned):
+    renewal_id: str
+    contract_id: str
+    organisation_id: str
+    contract_number: int
+    term_number: int
+    stage: Literal[
+        "assessment", "discussion", "proposal", "confirmed", "invoiced", "renewed", "opted_out"
+    ]
+    owner_role: Literal["renewals_manager", "account_executive"]
+    changes: list[ScopeChange]
+    end_date: str
+    opens_on: str
+    contact_by: str
+    notice_deadline: str
+    overdue: bool
+    escalated: bool
+    quotes: list[Quote]
+    version: int
+    confirmed_quote_id: str | None = None
+    invoice: Invoice | None = None
+    opt_out_reason: str | None = None
+
+
+class QuoteIssued(Renewal):
+    quote_id: str
 
 
 PROBLEMS: dict[int | str, dict[str, Any]] = {

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from lifecycle.money import Money
 
@@ -144,8 +144,64 @@ class DeclineLicenceRequest(Body):
     reason: LongText
 
 
+# --- enterprise contracts and renewals --------------------------------------------------
+
+
+class ContactIn(Body):
+    """First name, last name and email are required to save a contact (R41)."""
+
+    first_name: Text
+    last_name: Text
+    email: Email
+    account_id: Annotated[str, StringConstraints(max_length=64)] | None = None
+
+
+Product = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Licences = Annotated[list[Product], Field(min_length=1, max_length=100)]
+TermMonths = Annotated[int, Field(strict=True, ge=1, le=120)]
+
+
+class CreateContract(Body):
+    organisation_id: Annotated[str, StringConstraints(max_length=64)]
+    number: Annotated[int, Field(strict=True, ge=1, le=999_999_999_999)]
+    start_date: date
+    term_months: TermMonths
+    licences: Licences
+    notice_days: Annotated[int, Field(strict=True, ge=0, le=730)]
+    price: MoneyIn
+    primary_contact: ContactIn
+    billing_contact: ContactIn
+
+
+class RecordRenewalContact(Body):
+    notes: LongText | None = None
+
+
+class ScopeChange(Body):
+    kind: Literal["add_product", "add_users", "remove_product", "downgrade"]
+    detail: Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)] = ""
+
+
+class AlignScope(Body):
+    changes: Annotated[list[ScopeChange], Field(max_length=50)]
+
+
+class IssueQuote(Body):
+    licences: Licences
+    term_months: TermMonths
+    price: MoneyIn
+
+
+class ConfirmQuote(Body):
+    quote_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+class OptOut(Body):
+    reason: LongText | None = None
+
+
 # --- ops ----------------------------------------------------------------------------------
 
 
 class AdvanceClock(Body):
-    to: datetime
+    to: AwareDatetime  # an instant with its offset: a naive time names no instant

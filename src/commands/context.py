@@ -16,6 +16,9 @@ class Caller:
     actor_id: UUID | None
     command_id: str
     correlation_id: str
+    scope: str = ""
+    """Where a caller-chosen command id applies (an HTTP request's method and path):
+    the same id given for another route is another command."""
 
     @classmethod
     def of(
@@ -24,9 +27,10 @@ class Caller:
         actor_id: UUID | None = None,
         command_id: str | None = None,
         correlation_id: str | None = None,
+        scope: str = "",
     ) -> Caller:
         command_id = command_id or str(uuid.uuid4())
-        return cls(service, actor_id, command_id, correlation_id or command_id)
+        return cls(service, actor_id, command_id, correlation_id or command_id, scope)
 
     @classmethod
     def scheduler(cls, item_key: str) -> Caller:

@@ -12,6 +12,7 @@ from commands.outcome import Outcome
 from commands.services import Services, check_version, retrying
 from lifecycle.licence_request import LicenceRequest
 from lifecycle.money import Money
+from lifecycle.organisation import Organisation
 from lifecycle.subscription import Subscription
 
 
@@ -31,7 +32,10 @@ def submit_licence_request(
     subscription = services.load(Subscription, subscription_id, "subscription")
     check_acts_in(services, caller, subscription.organisation_id)
     change = caller.change(services.clock.now())
-    routed_to = services.account_services_email
+    organisation = services.find(Organisation, subscription.organisation_id)
+    routed_to = (
+        getattr(organisation, "account_executive_email", None) if organisation else None
+    ) or services.account_services_email
     request = LicenceRequest.submit(
         command_uuid(caller, "licence_request"),
         subscription_id=subscription.id,

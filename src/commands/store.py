@@ -11,11 +11,14 @@ from eventsourcing.persistence import JSONTranscoder, Transcoding
 
 from lifecycle.account import Account
 from lifecycle.cards import Card
+from lifecycle.contract import Contract, ContractNumber
+from lifecycle.contract_terms import Contact
 from lifecycle.licence_request import LicenceRequest
 from lifecycle.message import Message
 from lifecycle.money import Money
 from lifecycle.organisation import Organisation
 from lifecycle.purchase import Purchase
+from lifecycle.renewal import Renewal
 from lifecycle.subscription import Subscription
 
 
@@ -58,6 +61,22 @@ class CardAsDict(Transcoding):
         return Card(**data)
 
 
+class ContactAsDict(Transcoding):
+    type = Contact
+    name = "contact"
+
+    def encode(self, obj: Contact) -> dict[str, Any]:
+        return {
+            "first_name": obj.first_name,
+            "last_name": obj.last_name,
+            "email": obj.email,
+            "account_id": obj.account_id,
+        }
+
+    def decode(self, data: dict[str, Any]) -> Contact:
+        return Contact(**data)
+
+
 class LifecycleStore(Application):
     """Every aggregate of the service is recorded in this application's single log."""
 
@@ -69,6 +88,7 @@ class LifecycleStore(Application):
         transcoder.register(DateAsISO())
         transcoder.register(MoneyAsDict())
         transcoder.register(CardAsDict())
+        transcoder.register(ContactAsDict())
 
 
 AGGREGATE_TYPES: dict[str, type] = {
@@ -78,6 +98,9 @@ AGGREGATE_TYPES: dict[str, type] = {
     "subscription": Subscription,
     "licence_request": LicenceRequest,
     "message": Message,
+    "contract": Contract,
+    "contract_number": ContractNumber,
+    "renewal": Renewal,
 }
 
 

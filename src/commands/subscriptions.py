@@ -13,7 +13,7 @@ from commands.services import Services, check_version, retrying
 from lifecycle.account import Account
 from lifecycle.change import Change
 from lifecycle.message import Message
-from lifecycle.organisation import Organisation
+from lifecycle.organisation import FREE, Organisation
 from lifecycle.payment import ChargeOutcome
 from lifecycle.subscription import EXPIRED, PAST_DUE, Subscription
 
@@ -43,11 +43,14 @@ def _command(
 def follow_expiry(
     services: Services, subscription: Subscription, change: Change, was_expired: bool
 ) -> list[Organisation | Message]:
-    """When a subscription has just expired its organisation is downgraded to free (R23)."""
+    """When a subscription has just expired its organisation is downgraded to free (R23);
+    one that holds an active contract stays enterprise, and nobody is told of a downgrade."""
     if was_expired or subscription.status != EXPIRED:
         return []
     organisation = services.load(Organisation, subscription.organisation_id, "organisation")
     organisation.follow_subscription_expiry(subscription.id, change)
+    if organisation.licence != FREE:
+        return [organisation]
     buyer = services.load(Account, subscription.buyer_account_id, "account")
     return [organisation, Outbox(services.links).downgrade_notice(buyer, subscription, change)]
 

@@ -10,13 +10,17 @@ from typing import Protocol
 
 from commands.clock import ManualClock
 from commands.context import Caller
+from commands.contracts import open_renewal_window
 from commands.messages import Outbox
+from commands.renewals import end_term, escalate_overdue
 from commands.services import Services, retrying
 from commands.subscriptions import follow_expiry, take_renewal_charge
 from lifecycle.account import Account
+from lifecycle.contract import RENEWAL_WINDOW
 from lifecycle.due import DueItem
 from lifecycle.errors import Conflict
 from lifecycle.organisation import Organisation
+from lifecycle.renewal import OVERDUE, TERM_END
 from lifecycle.subscription import Subscription
 
 log = logging.getLogger("lifecycle.time_driven")
@@ -94,6 +98,9 @@ HANDLERS: dict[str, Callable[[Services, Caller, DueItem], None]] = {
     "renewal_reminder": _remind,
     "expiry": _expire,
     "trial_expiry": _end_trial,
+    RENEWAL_WINDOW: open_renewal_window,
+    OVERDUE: escalate_overdue,
+    TERM_END: end_term,
 }
 
 

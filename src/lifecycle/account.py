@@ -10,12 +10,28 @@ from eventsourcing.domain import event
 
 from lifecycle.aggregate import LifecycleAggregate
 from lifecycle.change import Change
-from lifecycle.errors import NotBrandAdmin, NotYourOrganisation, OwnUserType, Rejected
+from lifecycle.errors import (
+    NotBrandAdmin,
+    NotYourOrganisation,
+    OperationalUpdatesRequired,
+    OwnUserType,
+    Rejected,
+)
 
 BRAND_ADMIN = "brand_admin"
 STANDARD = "standard"
 USER_TYPES = (BRAND_ADMIN, STANDARD)
 DETAIL_FIELDS = ("name", "email", "username", "user_type")
+
+# Email preference categories (R52); operational updates cannot be unsubscribed.
+PREFERENCE_CATEGORIES = (
+    "personalised_learning",
+    "news_and_updates",
+    "customer_events",
+    "operational_updates",
+)
+OPERATIONAL_UPDATES = "operational_updates"
+CERTIFICATION_STATUSES = ("in_progress", "completed")
 
 
 class Account(LifecycleAggregate):
@@ -66,6 +82,9 @@ class Account(LifecycleAggregate):
         self.username = username
         self.user_type = user_type
         self.datacenter = datacenter
+        self.email_preferences: dict[str, bool] = dict.fromkeys(PREFERENCE_CATEGORIES, True)
+        self.community: dict[str, Any] | None = None
+        self.certifications: list[dict[str, Any]] = []
 
     @property
     def is_brand_admin(self) -> bool:
@@ -108,3 +127,70 @@ class Account(LifecycleAggregate):
     ) -> None:
         for field, value in changes.items():
             setattr(self, field, value)
+
+    # --- profile: email preferences and connected accounts (R52, R55) -----------------
+
+    def change_email_preferences(self, preferences: dict[str, bool], change: Change) -> None:
+        """Set the subscribed categories; operational updates stay on (R52)."""
+        unknown = set(preferences) - set(PREFERENCE_CATEGORIES)
+        if unknown:
+            raise Rejected(f"unknown email categories: {', '.join(sorted(unknown))}")
+        if preferences.get(OPERATIONAL_UPDATES, True) is False:
+            raise OperationalUpdatesRequired(
+                "operational updates are always sent and cannot be unsubscribed"
+            )
+        current = getattr(self, "email_preferences", dict.fromkeys(PREFERENCE_CATEGORIES, True))
+        effective = {k: bool(v) for k, v in preferences.items() if current.get(k) != bool(v)}
+        if effective:
+            self._email_preferences_changed(preferences=effective, **change.stamp())
+
+    @event("EmailPreferencesChanged")
+    def _email_preferences_changed(
+        self, preferences: dict[str, bool], timestamp: datetime, meta: dict[str, Any]
+    ) -> None:
+        self.email_preferences = {**self.email_preferences, **preferences}
+
+    def link_community_account(
+        self, username: str, rank: str, created_on: str, topics: int, change: Change
+    ) -> None:
+        if topics < 0:
+            raise Rejected("the number of topics is not negative")
+        community = {"username": username, "rank": rank, "created_on": created_on, "topics": topics}
+        if community != getattr(self, "community", None):
+            self._community_account_linked(community=community, **change.stamp())
+
+    @event("CommunityAccountLinked")
+    def _community_account_linked(
+        self, community: dict[str, Any], timestamp: datetime, meta: dict[str, Any]
+    ) -> None:
+        self.community = dict(community)
+
+    def record_certification(
+        self,
+        name: str,
+        status: str,
+        completed_on: str | None,
+        certificate_url: str | None,
+        change: Change,
+    ) -> None:
+        if status not in CERTIFICATION_STATUSES:
+            raise Rejected(f"a certification is in_progress or completed, not {status!r}")
+        if status == "completed" and not completed_on:
+            raise Rejected("a completed certification needs its completion date")
+        if status == "in_progress" and completed_on:
+            raise Rejected("a certification in progress has no completion date")
+        certification = {
+            "name": name,
+            "status": status,
+            "completed_on": completed_on,
+            "certificate_url": certificate_url,
+        }
+        self._certification_recorded(certification=certification, **change.stamp())
+
+    @event("CertificationRecorded")
+    def _certification_recorded(
+        self, certification: dict[str, Any], timestamp: datetime, meta: dict[str, Any]
+    ) -> None:
+        """The latest record of a certification (by name) replaces earlier ones."""
+        kept = [c for c in self.certifications if c["name"] != certification["name"]]
+        self.certifications = [*kept, dict(certification)]

@@ -140,3 +140,41 @@ class CapExceeded(Rejected):
 class InvalidState(Conflict):
     slug = "invalid-state"
     title = "The resource's state does not allow this command"
+
+
+# --- enterprise contracts and renewals (R40-R46) ----------------------------------
+
+
+class DuplicateContractNumber(Conflict):
+    slug = "duplicate-contract-number"
+    title = "The contract number is already in use"
+
+
+class ContractEnded(Conflict):
+    slug = "contract-ended"
+    title = "The contract has ended"
+
+
+class StageOutOfOrder(Conflict):
+    slug = "stage-out-of-order"
+    title = "The renewal's stage does not allow this command"
+
+
+class StaleQuote(Conflict):
+    slug = "stale-quote"
+    title = "Only the latest quote can be confirmed"
+
+
+class NoticePeriodPassed(Conflict):
+    slug = "notice-period-passed"
+    title = "The contract's notice deadline has passed"
+
+
+class ScopeNotAligned(Conflict):
+    slug = "scope-not-aligned"
+    title = "The quote changes services the renewal's scope does not include"
+
+
+class OperationalUpdatesRequired(Rejected):
+    slug = "operational-updates-required"
+    title = "Brand admins cannot unsubscribe from operational updates"

@@ -12,7 +12,7 @@ from lifecycle.aggregate import LifecycleAggregate
 from lifecycle.change import Change
 from lifecycle.datacenters import check_datacenter
 from lifecycle.due import DueItem
-from lifecycle.errors import AlreadySubscribed, FedrampNotEligible, InvalidState
+from lifecycle.errors import AlreadySubscribed, FedrampNotEligible, InvalidState, Rejected
 
 FREE = "free"
 TRIAL = "trial"
@@ -71,6 +71,9 @@ class Organisation(LifecycleAggregate):
         self.subscription_id: UUID | None = None
         self.subscription_ids: list[UUID] = []
         self.contract_ids: list[UUID] = []
+        self.active_contract_ids: list[UUID] = []
+        self.account_team: dict[str, Any] | None = None
+        self.account_executive_email: str | None = None
 
     # --- buying (R14, R28) -------------------------------------------------
 
@@ -102,8 +105,12 @@ class Organisation(LifecycleAggregate):
     # --- downgrade (R23, R24) ------------------------------------------------
 
     def follow_subscription_expiry(self, subscription_id: UUID, change: Change) -> None:
-        """The subscription expired: downgrade to free, keeping the organisation and its data."""
-        if self.subscription_id != subscription_id or self.licence != SELF_SERVICE:
+        """The subscription expired: downgrade to free, keeping the organisation and its data.
+
+        While the organisation holds an active contract it stays ``enterprise``; the
+        expiry is still recorded, so that it does not fall back to self-service later.
+        """
+        if self.subscription_id != subscription_id:
             return
         self._downgraded_to_free(subscription_id=subscription_id, **change.stamp())
 
@@ -111,8 +118,78 @@ class Organisation(LifecycleAggregate):
     def _downgraded_to_free(
         self, subscription_id: UUID, timestamp: datetime, meta: dict[str, Any]
     ) -> None:
-        self.licence = ENTERPRISE if self.contract_ids else FREE
+        self.licence = ENTERPRISE if self.holds_active_contract else FREE
         self.subscription_id = None
+
+    # --- enterprise contracts (R40) ------------------------------------------------
+
+    @property
+    def holds_active_contract(self) -> bool:
+        return bool(getattr(self, "active_contract_ids", []))
+
+    def licence_without_contracts(self) -> str:
+        """What the organisation falls back to once its last contract has ended."""
+        return SELF_SERVICE if self.subscription_id is not None else FREE
+
+    def attach_contract(self, contract_id: UUID, change: Change) -> None:
+        """A new contract: the organisation is ``enterprise`` while it holds one."""
+        if contract_id in self.contract_ids:
+            return
+        self._contract_attached(contract_id=contract_id, **change.stamp())
+
+    @event("ContractAttached")
+    def _contract_attached(
+        self, contract_id: UUID, timestamp: datetime, meta: dict[str, Any]
+    ) -> None:
+        self.contract_ids.append(contract_id)
+        self.active_contract_ids = [*getattr(self, "active_contract_ids", []), contract_id]
+        self.licence = ENTERPRISE
+        self.trial_ends_at = None
+
+    def follow_contract_end(self, contract_id: UUID, change: Change) -> None:
+        """A contract ended: when it was the last, fall back to self-service (an active
+        subscription) or free."""
+        if contract_id not in getattr(self, "active_contract_ids", []):
+            return
+        remaining = [c for c in self.active_contract_ids if c != contract_id]
+        licence = ENTERPRISE if remaining else self.licence_without_contracts()
+        self._contract_ended(contract_id=contract_id, licence=licence, **change.stamp())
+
+    @event("ContractEnded")
+    def _contract_ended(
+        self, contract_id: UUID, licence: str, timestamp: datetime, meta: dict[str, Any]
+    ) -> None:
+        self.active_contract_ids = [c for c in self.active_contract_ids if c != contract_id]
+        self.licence = licence
+
+    # --- the account team (R51) ---------------------------------------------------------
+
+    def set_account_team(
+        self,
+        *,
+        success_manager: dict[str, str] | None,
+        account_executive: dict[str, str],
+        intake_form_url: str | None,
+        brand_admin_contact: dict[str, str] | None,
+        change: Change,
+    ) -> None:
+        """The XM Success Manager (or an intake form when there is none), the Account
+        Executive, and the contact brand admins set for their users (R51)."""
+        if success_manager is None and not intake_form_url:
+            raise Rejected("without a success manager the account team needs an intake form")
+        team = {
+            "success_manager": dict(success_manager) if success_manager else None,
+            "account_executive": dict(account_executive),
+            "intake_form_url": intake_form_url or None,
+            "brand_admin_contact": dict(brand_admin_contact) if brand_admin_contact else None,
+        }
+        if team != getattr(self, "account_team", None):
+            self._account_team_set(team=team, **change.stamp())
+
+    @event("AccountTeamSet")
+    def _account_team_set(self, team: dict[str, Any], timestamp: datetime, meta: dict[str, Any]) -> None:
+        self.account_team = dict(team)
+        self.account_executive_email = team["account_executive"]["email"]
 
     # --- trial (R26) ------------------------------------------------------------
 

@@ -14,8 +14,10 @@ from uuid import UUID
 from commands.database import Database, Transaction
 from commands.store import LifecycleStore
 from eventsourcing.utils import get_topic
+from lifecycle.contract import Contract
 from lifecycle.due import DueItem
 from lifecycle.organisation import Organisation
+from lifecycle.renewal import Renewal
 from lifecycle.subscription import Subscription
 from projections.runner import Projection, ProjectionRunner
 
@@ -51,7 +53,7 @@ class DueWorkProjection(Projection):
 
     def __init__(self, store: LifecycleStore) -> None:
         self.store = store
-        self.topics = _topics_of(Subscription, Organisation)
+        self.topics = _topics_of(Subscription, Organisation, Contract, Renewal)
 
     def prepare(self, event: Any) -> list[DueItem]:
         aggregate = self.store.repository.get(

@@ -25,8 +25,29 @@ TRACKING_TABLE = """CREATE TABLE IF NOT EXISTS projection_tracking (
     position BIGINT NOT NULL,
     status TEXT NOT NULL DEFAULT 'live',
     error TEXT,
-    failed_position BIGINT
+    failed_position BIGINT,
+    generation BIGINT NOT NULL DEFAULT 1
 )"""
+"""``generation`` counts the swaps of side-by-side rebuilds (see ``projections.rebuild``)."""
+
+
+def _add_generation_column(database: Database) -> None:
+    """Tracking tables created before rebuilds existed lack ``generation``."""
+    with database.transaction() as tx:
+        if database.dialect == "postgres":
+            columns = {
+                row["column_name"]
+                for row in tx.all(
+                    "SELECT column_name FROM information_schema.columns"
+                    " WHERE table_name = 'projection_tracking' AND table_schema = current_schema()"
+                )
+            }
+        else:
+            columns = {row["name"] for row in tx.all("PRAGMA table_info(projection_tracking)")}
+        if "generation" not in columns:
+            tx.execute(
+                "ALTER TABLE projection_tracking ADD COLUMN generation BIGINT NOT NULL DEFAULT 1"
+            )
 
 
 class ProjectionFailed(Exception):
@@ -44,6 +65,11 @@ class Projection(ABC):
     name: str
     tables: Sequence[str] = ()
     topics: Sequence[str] = ()
+
+    def check_rebuilt(self, tx: Transaction, shadow_suffix: str) -> None:
+        """Refuse a rebuilt copy (by raising) before it replaces the live one.
+
+        Called in the swap's transaction; by default any rebuilt copy is accepted."""
 
     def prepare(self, event: Any) -> Any:
         """Read what ``apply`` needs from outside the view (for example an aggregate
@@ -63,7 +89,13 @@ class ProjectionRunner:
         database: Database,
         projection: Projection,
         batch_size: int = 500,
+        lock: Any = None,
     ) -> None:
+        """``lock`` (a ``commands.scheduler.WorkLock``, e.g. a PostgreSQL advisory lock
+        keyed by the projection's name) lets one process at a time follow the log in
+        the background; without it the optimistic claim in ``_step`` still applies
+        each event once, and other processes only waste a batch's work."""
+        self.lock = lock
         self.store = store
         self.database = database
         self.projection = projection
@@ -72,7 +104,10 @@ class ProjectionRunner:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._interval = 0.2
         database.create([TRACKING_TABLE, *projection.tables])
+        if not projection.name.endswith("__next"):  # a rebuild's shadow: table exists
+            _add_generation_column(database)
         with database.transaction() as tx:
             tx.execute(
                 "INSERT INTO projection_tracking (name, position) VALUES (?, 0)"
@@ -106,6 +141,14 @@ class ProjectionRunner:
                 if done:
                     return position
 
+    def _step_once(self) -> tuple[int, bool]:
+        """One batch (a rebuild's progress steps): the position and whether at the head."""
+        with self._lock:
+            try:
+                return self._step()
+            except _Overtaken:
+                return self.position(), False
+
     def _step(self) -> tuple[int, bool]:
         current = self.position()
         head = int(self.store.recorder.max_notification_id() or 0)
@@ -129,6 +172,20 @@ class ProjectionRunner:
             except Exception as error:  # a poison event stops this projection only
                 raise ProjectionFailed(self.name, notification.id, error) from error
         with self.database.transaction() as tx:
+            # Claim the batch before applying it: a concurrent runner's claim waits on
+            # this row, then finds the position moved on, so no event is applied twice.
+            # A batch that commits past a failure (the code was fixed, the process
+            # restarted) also clears that failure.
+            claimed = tx.execute(
+                "UPDATE projection_tracking SET position = ?,"
+                " status = CASE WHEN status = 'failed' THEN 'live' ELSE status END,"
+                " error = CASE WHEN status = 'failed' THEN NULL ELSE error END,"
+                " failed_position = CASE WHEN status = 'failed' THEN NULL ELSE failed_position END"
+                " WHERE name = ? AND position = ?",
+                (new_position, self.name, current),
+            )
+            if claimed != 1:
+                raise _Overtaken()
             for position, event, prepared in batch:
                 try:
                     self.projection.apply(tx, event, position, prepared)
@@ -136,12 +193,6 @@ class ProjectionRunner:
                     raise
                 except Exception as error:  # a poison event stops this projection only
                     raise ProjectionFailed(self.name, position, error) from error
-            moved = tx.execute(
-                "UPDATE projection_tracking SET position = ? WHERE name = ? AND position = ?",
-                (new_position, self.name, current),
-            )
-            if moved != 1:
-                raise _Overtaken()
         return new_position, new_position >= head
 
     def wait_for(self, position: int, timeout: float) -> bool:
@@ -160,10 +211,16 @@ class ProjectionRunner:
     # --- running in the background -----------------------------------------------
 
     def start(self, interval: float = 0.2) -> None:
+        self._interval = interval
         self._thread = threading.Thread(
             target=self._run, args=(interval,), name=f"projection-{self.name}", daemon=True
         )
         self._thread.start()
+
+    def restart_if_stopped(self) -> None:
+        """After a rebuild replaced a failed copy: follow the log again."""
+        if self._thread is not None and not self._thread.is_alive() and not self._stop.is_set():
+            self.start(self._interval)
 
     def stop(self) -> None:
         self._stop.set()
@@ -174,7 +231,12 @@ class ProjectionRunner:
     def _run(self, interval: float) -> None:
         while not self._stop.is_set():
             try:
-                self.catch_up()
+                if self.lock is None:
+                    self.catch_up()
+                else:
+                    with self.lock.held() as mine:
+                        if mine:  # else another process follows the log for this view
+                            self.catch_up()
             except StoreUnavailable as error:
                 log.warning("projection %s waits for the store: %s", self.name, error)
             except ProjectionFailed as error:

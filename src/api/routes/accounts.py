@@ -10,7 +10,7 @@ from api import representations as show
 from api.deps import CallerDep, IfMatchDep, MinPosition, ReaderDep, ServicesDep
 from api.responses import created, parse_id, resource
 from api.schemas import AddUser, ChangeAccount, OpenAccount
-from commands import accounts
+from commands import accounts, contracts
 from lifecycle.account import Account
 from lifecycle.organisation import Organisation
 from lifecycle.subscription import Subscription
@@ -88,10 +88,14 @@ def list_subscriptions(
     return JSONResponse([show.subscription(s) for s in subs])
 
 
-@router.get("/v1/organisations/{organisation_id}/contracts")
+@router.get(
+    "/v1/organisations/{organisation_id}/contracts", response_model=list[models.Contract]
+)
 def list_contracts(
     organisation_id: str, services: ServicesDep, _: ReaderDep, min_position: MinPosition = None
 ) -> JSONResponse:
-    """The organisation's contracts, newest first."""
-    org = services.load(Organisation, parse_id(organisation_id, "organisation"), "organisation")
-    return JSONResponse([{"contract_id": str(c)} for c in reversed(org.contract_ids)])
+    """The organisation's contracts as their GET shows them, newest first."""
+    found = contracts.organisation_contracts(
+        services, parse_id(organisation_id, "organisation")
+    )
+    return JSONResponse([show.contract(c) for c in found])

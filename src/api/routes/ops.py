@@ -14,6 +14,7 @@ from api.representations import instant
 from api.schemas import AdvanceClock
 from commands.database import STORE_DOWN_ERRORS, StoreUnavailable
 from commands.time_driven import advance_clock
+from lifecycle.errors import NotFound
 from projections.notifications import list_notifications
 
 router = APIRouter(tags=["ops"], responses=models.PROBLEMS)
@@ -23,7 +24,7 @@ router = APIRouter(tags=["ops"], responses=models.PROBLEMS)
 def notifications(
     container: ContainerDep,
     _: ReaderDep,
-    recipient: str | None = Query(default=None, max_length=254),
+    recipient: str | None = Query(default=None, max_length=254, pattern=r"^[^\x00]*$"),
     min_position: MinPosition = None,
 ) -> JSONResponse:
     """Outgoing messages, oldest first, optionally for one recipient."""
@@ -54,9 +55,11 @@ def projection_status(container: Any) -> list[dict[str, Any]]:
             "lag": max(0, head - int(row["position"])),
             "status": row["status"],
         }
-        if row["status"] == "failed":
+        if row["status"] == "failed" or row.get("error"):  # also a failed rebuild's error
             shown["error"] = row["error"]
             shown["failed_position"] = row["failed_position"]
+        if row.get("generation") is not None:
+            shown["generation"] = int(row["generation"])
         rows.append(shown)
     return rows
 
@@ -64,6 +67,17 @@ def projection_status(container: Any) -> list[dict[str, Any]]:
 @router.get("/v1/ops/projections", response_model=list[models.ProjectionStatus])
 def projections(container: ContainerDep, _: ReaderDep, min_position: MinPosition = None) -> JSONResponse:
     return JSONResponse(projection_status(container))
+
+
+@router.post("/v1/ops/projections/{name}/rebuild", status_code=202)
+def rebuild_projection(name: str, container: ContainerDep, _: ReaderDep) -> JSONResponse:
+    """Rebuild a projection from the event log beside the serving copy; its status is
+    ``rebuilding`` until the new copy has caught up and been swapped in."""
+    if name not in container.runners:
+        raise NotFound(f"projection {name} not found")
+    started = container.rebuilder(name).start()
+    rows = {row["name"]: row for row in projection_status(container)}
+    return JSONResponse({**rows[name], "started": started}, status_code=202)
 
 
 @router.get("/health", response_model=models.Health)
