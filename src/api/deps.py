@@ -42,10 +42,16 @@ def caller(
     actor_id = None
     if x_actor is not None:
         match = ACTOR.match(x_actor.strip())
-        if match is None:
+        try:
+            actor_id = UUID(match.group(1)) if match is not None else None
+        except ValueError:  # 36 hex digits and dashes, but not laid out as a UUID
+            actor_id = None
+        if actor_id is None:
             raise Rejected("X-Actor is user:<account_id>")
-        actor_id = UUID(match.group(1))
-    return Caller.of(service, actor_id, idempotency_key, x_correlation_id)
+    # The key as the idempotency middleware reads it; its scope is (token, method, path).
+    key = (idempotency_key or "").strip() or None
+    scope = f"{request.method} {request.scope['path']}" if key else ""
+    return Caller.of(service, actor_id, key, x_correlation_id, scope)
 
 
 def if_match(

@@ -42,6 +42,25 @@ def json_depth_exceeds(document: Any, limit: int) -> bool:
     return False
 
 
+def nul_location(document: Any) -> list[str | int] | None:
+    """Where a NUL character sits in a parsed JSON document (a key or a string), or
+    ``None``. PostgreSQL text cannot hold NUL, so such a value would be stored on one
+    store and break the views of the other."""
+    stack: list[tuple[list[str | int], Any]] = [(["body"], document)]
+    while stack:
+        location, value = stack.pop()
+        if isinstance(value, str) and "\x00" in value:
+            return location
+        if isinstance(value, dict):
+            for key, child in value.items():
+                if "\x00" in key:
+                    return location
+                stack.append(([*location, key], child))
+        elif isinstance(value, list):
+            stack.extend(([*location, index], child) for index, child in enumerate(value))
+    return None
+
+
 async def read_body(receive: Receive, limit: int) -> bytes:
     chunks: list[bytes] = []
     size = 0
@@ -141,6 +160,16 @@ class RequestGuard:
                     "Raw card data refused",
                     "send a payment token from the payment processor, never a card number or "
                     f"security code (found at {where})",
+                )(scope, receive, send)
+                return
+            nul_at = nul_location(document)
+            if nul_at is not None:
+                await problem(
+                    422,
+                    "invalid-request",
+                    "The request is not valid",
+                    "text may not contain NUL characters",
+                    errors=[{"loc": nul_at, "msg": "NUL characters are not allowed"}],
                 )(scope, receive, send)
                 return
         else:
