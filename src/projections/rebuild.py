@@ -161,7 +161,7 @@ class Rebuilder:
         except ProjectionFailed as error:
             self._abandon(before, shadow, shadow_tables, f"rebuild failed: {error}", error.position)
             raise RebuildFailed(f"rebuild of {runner.name} failed: {error}") from error
-        except Exception as error:
+        except Exception as error:  # any failure: drop the copy, keep the old one, re-raise typed
             self._abandon(before, shadow, shadow_tables, f"rebuild failed: {error!r}", None)
             raise RebuildFailed(f"rebuild of {runner.name} failed: {error!r}") from error
         if progress is not None:
