@@ -182,7 +182,7 @@ class IdempotencyMiddleware:
 
         try:
             await self.app(scope, receive, capture)
-        except BaseException:
+        except BaseException:  # also on cancellation: free the key for a retry, then re-raise
             await run_in_threadpool(self.store.release, scope_hash)
             raise
         assert start is not None
