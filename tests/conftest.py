@@ -128,6 +128,17 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         databases.drop(name)
 
 
+@pytest.fixture
+def postgres_url(postgres_databases: PostgresDatabases) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database, for tests of what only PostgreSQL does."""
+    admin_url = _postgres_admin_url()
+    name = postgres_databases.take(admin_url)
+    try:
+        yield _with_database(admin_url, name)
+    finally:
+        postgres_databases.drop(name)
+
+
 def settings_for(database_url: str, **overrides: object) -> Settings:
     """Settings of a test container: the manual clock at ``CLOCK_START``."""
     values: dict[str, object] = {

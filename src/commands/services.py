@@ -16,6 +16,7 @@ from commands.clock import Clock
 from commands.database import Database
 from commands.links import LinkSigner
 from commands.payments import PaymentGateway
+from commands.recorders import SideWrite
 from commands.store import LifecycleStore
 from lifecycle.catalogue import Catalogue
 from lifecycle.datacenters import AddressRange
@@ -65,14 +66,20 @@ class Services:
 
     # --- writing ---------------------------------------------------------------------
 
-    def save(self, *aggregates: Aggregate | None) -> int:
+    def save(
+        self, *aggregates: Aggregate | None, side_writes: Sequence[SideWrite] = ()
+    ) -> int:
         """Record every pending event of the given aggregates in one transaction.
+
+        ``side_writes`` (SQL with ``?`` placeholders, and parameters) run in that same
+        transaction after the events, so they commit exactly when the events do; they
+        are skipped when there is nothing to record.
 
         Returns the log position of the last event, or the log head when there was
         nothing to record.
         """
         present = [a for a in aggregates if a is not None]
-        recordings = self.store.save(*present)
+        recordings = self.store.save(*present, side_writes=tuple(side_writes))
         if recordings:
             return int(recordings[-1].notification.id)
         return self.head()

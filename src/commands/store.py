@@ -118,6 +118,7 @@ def persistence_env(database_url: str) -> dict[str, str]:
             "SQLITE_DBNAME": path,
             "SQLITE_LOCK_TIMEOUT": "30",
             "CREATE_TABLE": "y",
+            "APPLICATION_RECORDER_TOPIC": "commands.recorders:SideWritingSQLiteRecorder",
         }
     if parts.scheme in ("postgresql", "postgres", "postgresql+psycopg"):
         query = dict(p.split("=", 1) for p in parts.query.split("&") if "=" in p)
@@ -134,6 +135,7 @@ def persistence_env(database_url: str) -> dict[str, str]:
             "POSTGRES_LOCK_TIMEOUT": query.get("lock_timeout", "10"),
             "POSTGRES_PRE_PING": "y",
             "CREATE_TABLE": "y",
+            "APPLICATION_RECORDER_TOPIC": "commands.recorders:CommitOrderedPostgresRecorder",
         }
         if "schema" in query:
             env["POSTGRES_SCHEMA"] = query["schema"]

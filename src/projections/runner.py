@@ -130,16 +130,27 @@ class ProjectionRunner:
         assert row is not None
         return row
 
-    def catch_up(self) -> int:
-        """Apply every event recorded so far; return the tracked position."""
+    def catch_up(self, settle_timeout: float = 30.0) -> int:
+        """Apply every event recorded so far; return the tracked position.
+
+        On PostgreSQL an event committed already may sit above the settled head while
+        an older transaction is still open (``commands.recorders``): this waits up to
+        ``settle_timeout`` seconds for those transactions to end, then applies up to
+        the settled head and returns."""
+        target = int(self.store.recorder.recorded_head() or 0)
+        deadline = time.monotonic() + settle_timeout
+        delay = 0.002
         with self._lock:
             while True:
                 try:
                     position, done = self._step()
                 except _Overtaken:
                     continue
-                if done:
+                if done and (position >= target or time.monotonic() >= deadline):
                     return position
+                if done:
+                    time.sleep(delay)
+                    delay = min(delay * 2, 0.05)
 
     def _step_once(self) -> tuple[int, bool]:
         """One batch (a rebuild's progress steps): the position and whether at the head."""
@@ -232,11 +243,11 @@ class ProjectionRunner:
         while not self._stop.is_set():
             try:
                 if self.lock is None:
-                    self.catch_up()
+                    self.catch_up(settle_timeout=0)
                 else:
                     with self.lock.held() as mine:
                         if mine:  # else another process follows the log for this view
-                            self.catch_up()
+                            self.catch_up(settle_timeout=0)
             except StoreUnavailable as error:
                 log.warning("projection %s waits for the store: %s", self.name, error)
             except ProjectionFailed as error:

@@ -20,17 +20,33 @@ COMMANDS_PER_WRITER = 6
 
 
 def slow_inserts(services: Services, seed: int) -> None:
-    """Every insert of events sleeps a random while before its transaction commits."""
+    """Every insert of events waits a random while inside its transaction, after its
+    events have their positions and before it commits, so that transactions commit
+    out of position order."""
     recorder = services.store.recorder
-    original = recorder._insert_events
     chance = random.Random(seed)
     lock = threading.Lock()
 
+    def delay() -> float:
+        with lock:
+            return chance.uniform(0, 0.02)
+
+    if services.database.dialect == "postgres":
+        original_insert = recorder.insert_events
+
+        def dawdling_insert(stored_events: Any, **kwargs: Any) -> Any:
+            sleep = ("SELECT pg_sleep(?)", (delay(),))
+            side_writes = (*kwargs.pop("side_writes", ()), sleep)
+            return original_insert(stored_events, side_writes=side_writes, **kwargs)
+
+        recorder.insert_events = dawdling_insert  # type: ignore[method-assign]
+        return
+
+    original = recorder._insert_events
+
     def dawdling(*args: Any, **kwargs: Any) -> Any:
         result = original(*args, **kwargs)
-        with lock:
-            delay = chance.uniform(0, 0.02)
-        time.sleep(delay)
+        time.sleep(delay())
         return result
 
     recorder._insert_events = dawdling  # type: ignore[method-assign]

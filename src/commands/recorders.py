@@ -1,0 +1,174 @@
+"""The event log's recorders: eventsourcing's, extended at its documented extension
+point (``APPLICATION_RECORDER_TOPIC``) in two ways.
+
+**Commit order without a table lock (PostgreSQL).** The stock recorder takes an
+``EXCLUSIVE`` lock on the events table in every save so that notification ids commit
+in id order, and a reader that has seen id *n* can never later find a smaller one.
+That lock is held until the commit's WAL flush, so every writer of the log waits for
+every other one. This recorder keeps the readers' guarantee by a different route (see
+``docs/decisions/0001-commit-ordered-log-without-a-table-lock.md``):
+
+- a save runs the ``lifecycle_append`` function, which, under a session advisory lock
+  held only while the rows are inserted (not until commit), gives the transaction its
+  id and the events their notification ids, and records that transaction id beside
+  each event (``tx_id``). Transaction ids and notification ids are therefore handed
+  out in the same order;
+- readers never pass the *settled head*: the highest notification id written by a
+  transaction older than the oldest transaction still running
+  (``pg_snapshot_xmin``). Any transaction still running has a larger transaction id,
+  hence larger notification ids, than every settled event; so an event committed
+  later can never land below a position a reader has already passed.
+
+Commits no longer wait for each other, so concurrent writers share WAL flushes. A
+save without side writes is a single statement: one round trip, its own transaction.
+
+**Side writes (both backends).** ``Application.save(..., side_writes=[(sql, params)])``
+runs each statement (``?`` placeholders) in the events' own transaction, after the
+events are inserted: a row that must exist exactly when the events do (an
+idempotency key's outcome, for instance) commits or rolls back with them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
+from eventsourcing.utils import retry
+from psycopg.sql import SQL, Identifier
+
+SideWrite = tuple[str, Sequence[Any]]
+
+APPEND_LOCK_KEY = 0x6C6966656379636C  # "lifecycl": the advisory lock of the append section
+
+# The function's signature (argument type) is part of its identity: bump the name if
+# the body's contract changes, so that an older process never runs a newer body.
+APPEND_FUNCTION = "lifecycle_append_v1"
+
+
+class CommitOrderedPostgresRecorder(PostgresApplicationRecorder):
+    """eventsourcing's PostgreSQL application recorder without the table lock."""
+
+    def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
+        super().__init__(datastore, events_table_name=events_table_name)
+        schema = Identifier(self.datastore.schema)
+        table = Identifier(self.events_table_name)
+        function = Identifier(APPEND_FUNCTION)
+        event_type = Identifier(self.stored_event_type_name)
+        # The stock CREATE TABLE (kept as the library wrote it) plus our column. Rows
+        # written before the column existed, or by a stock recorder under its table
+        # lock, carry 0: settled at once, which is what that lock guaranteed.
+        self.sql_create_statements.append(
+            SQL("ALTER TABLE {0}.{1} ADD COLUMN IF NOT EXISTS tx_id bigint NOT NULL DEFAULT 0")
+            .format(schema, table)
+        )
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE OR REPLACE FUNCTION {schema}.{function}(events {schema}.{event_type}[])"
+                " RETURNS SETOF bigint LANGUAGE plpgsql AS $BODY$"
+                " DECLARE tx bigint;"
+                " BEGIN"
+                "   IF pg_current_xact_id_if_assigned() IS NOT NULL THEN"
+                "     RAISE EXCEPTION 'events must be the first write of their transaction'"
+                "       USING ERRCODE = 'LC001';"
+                "   END IF;"
+                "   PERFORM pg_advisory_lock({key});"
+                "   BEGIN"
+                "     tx := pg_current_xact_id()::text::bigint;"
+                "     RETURN QUERY INSERT INTO {schema}.{table}"
+                "       (originator_id, originator_version, topic, state, tx_id)"
+                "       SELECT e.originator_id, e.originator_version, e.topic, e.state, tx"
+                "       FROM unnest(events) AS e"
+                "       RETURNING notification_id;"
+                "   EXCEPTION WHEN OTHERS OR query_canceled THEN"
+                "     PERFORM pg_advisory_unlock({key});"
+                "     RAISE;"
+                "   END;"
+                "   PERFORM pg_advisory_unlock({key});"
+                " END;"
+                " $BODY$"
+            ).format(
+                schema=schema,
+                function=function,
+                event_type=event_type,
+                table=table,
+                key=SQL(str(APPEND_LOCK_KEY)),
+            )
+        )
+        self.append_statement = SQL("SELECT * FROM {0}.{1}(%s)").format(schema, function)
+        self.settled_head_statement = SQL(
+            "SELECT notification_id FROM {0}.{1}"
+            " WHERE tx_id < pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+            " ORDER BY notification_id DESC LIMIT 1"
+        ).format(schema, table)
+
+    def _create_table(self, curs: Any) -> None:
+        # Two processes starting together may race on CREATE OR REPLACE FUNCTION
+        # ("tuple concurrently updated"): serialise the schema set-up itself.
+        curs.execute(SQL("SELECT pg_advisory_xact_lock({0})").format(SQL(str(APPEND_LOCK_KEY + 1))))
+        super()._create_table(curs)
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        if not stored_events:
+            return []
+        rows = [
+            self.construct_pg_stored_event(
+                e.originator_id, e.originator_version, e.topic, e.state
+            )
+            for e in stored_events
+        ]
+        side_writes: Sequence[SideWrite] = kwargs.get("side_writes") or ()
+        with self.datastore.get_connection() as conn:
+            if not side_writes:
+                # One statement in autocommit: its own transaction, one round trip.
+                with conn.cursor() as curs:
+                    curs.execute(self.append_statement, (rows,), prepare=True)
+                    return [row[APPEND_FUNCTION] for row in curs.fetchall()]
+            with conn.transaction(), conn.cursor() as curs:
+                curs.execute(self.append_statement, (rows,), prepare=True)
+                ids = [row[APPEND_FUNCTION] for row in curs.fetchall()]
+                for sql, params in side_writes:
+                    curs.execute(sql.replace("?", "%s"), tuple(params))
+                return ids
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def max_notification_id(self) -> int | None:
+        """The settled head: readers may read up to here and never find a smaller id
+        committed afterwards."""
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self.settled_head_statement, prepare=True)
+            row = curs.fetchone()
+            return None if row is None else int(row["notification_id"])
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def recorded_head(self) -> int | None:
+        """The highest notification id committed so far; ids below it may still be
+        in transactions that have not committed (see ``max_notification_id``)."""
+        return super().max_notification_id()
+
+    def subscribe(self, gt: int | None = None, topics: Sequence[str] = ()) -> Any:
+        raise NotImplementedError(
+            "the log is followed by polling (projections.runner); saves send no NOTIFY"
+        )
+
+
+class SideWritingSQLiteRecorder(SQLiteApplicationRecorder):
+    """eventsourcing's SQLite application recorder, with side writes. SQLite allows one
+    writer at a time, so commit order is id order without further work."""
+
+    def _insert_events(
+        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        ids = super()._insert_events(c, stored_events, **kwargs)
+        for sql, params in (kwargs.get("side_writes") or ()) if stored_events else ():
+            c.execute(sql, tuple(params))
+        return ids
+
+    def recorded_head(self) -> int | None:
+        """One writer at a time: what is committed is settled."""
+        return self.max_notification_id()
