@@ -30,8 +30,12 @@ idempotency key's outcome, for instance) commits or rolls back with them.
 
 from __future__ import annotations
 
+import select
 from collections.abc import Sequence
 from typing import Any
+
+import psycopg
+import psycopg_pool
 
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
@@ -48,11 +52,31 @@ APPEND_LOCK_KEY = 0x6C6966656379636C  # "lifecycl": the advisory lock of the app
 APPEND_FUNCTION = "lifecycle_append_v1"
 
 
+def check_without_round_trip(conn: psycopg.Connection[Any]) -> None:
+    """The pool's check of a connection it is about to lend.
+
+    The stock pre-ping sends an empty query: a round trip on every save. A connection
+    the server has closed (a restart, an idle timeout, a terminated backend) has its
+    socket readable while idle: the termination message or end of file is waiting. Only
+    then is the round trip paid, to find out for sure. A server that vanished without
+    closing its sockets is found on first use instead, where the recorder's retries
+    and the store-unavailable answers take over."""
+    if conn.closed or conn.broken:
+        raise psycopg.OperationalError("the connection is closed")
+    readable, _, _ = select.select([conn.fileno()], [], [], 0)
+    if readable:
+        psycopg_pool.ConnectionPool.check_connection(conn)
+
+
 class CommitOrderedPostgresRecorder(PostgresApplicationRecorder):
     """eventsourcing's PostgreSQL application recorder without the table lock."""
 
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
         super().__init__(datastore, events_table_name=events_table_name)
+        # eventsourcing passes the pool its check at construction (POSTGRES_PRE_PING)
+        # and offers no way to choose it; the pool keeps it in ``_check``.
+        if datastore.pre_ping and getattr(datastore.pool, "_check", None) is not None:
+            datastore.pool._check = check_without_round_trip
         schema = Identifier(self.datastore.schema)
         table = Identifier(self.events_table_name)
         function = Identifier(APPEND_FUNCTION)
