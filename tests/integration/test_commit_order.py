@@ -88,23 +88,25 @@ def test_a_save_with_nothing_to_record_makes_no_side_writes(store: LifecycleStor
 # --- PostgreSQL: commit order without a table lock ---------------------------------
 
 
-def _stored_event_rows(store: LifecycleStore, note: Note) -> list[Any]:
+def _append_arguments(store: LifecycleStore, note: Note) -> tuple[list[Any], ...]:
+    """The append function's arguments for a new note's events."""
     stored = [store.mapper.to_stored_event(e) for e in note.collect_events()]
-    recorder: Any = store.recorder
-    return [
-        recorder.construct_pg_stored_event(s.originator_id, s.originator_version, s.topic, s.state)
-        for s in stored
-    ]
+    return (
+        [s.originator_id for s in stored],
+        [s.originator_version for s in stored],
+        [s.topic for s in stored],
+        [s.state for s in stored],
+    )
 
 
 def test_the_head_stays_below_an_event_whose_transaction_is_still_open(
     pg_store: LifecycleStore, postgres_url: str
 ) -> None:
     before = pg_store.recorder.max_notification_id() or 0
-    rows = _stored_event_rows(pg_store, Note("slow"))
+    arguments = _append_arguments(pg_store, Note("slow"))
     recorder: Any = pg_store.recorder
     with psycopg.connect(postgres_url) as slow:
-        slow.execute(recorder.append_statement, (rows,))  # opens a transaction
+        slow.execute(recorder.append_statement, arguments)  # opens a transaction
         slow_position = slow.execute("SELECT max(notification_id) FROM lifecycle_events").fetchone()
         assert slow_position is not None
         quick = Note("quick")
@@ -126,13 +128,13 @@ def test_the_head_stays_below_an_event_whose_transaction_is_still_open(
 def test_events_must_be_the_first_write_of_their_transaction(
     pg_store: LifecycleStore, postgres_url: str
 ) -> None:
-    rows = _stored_event_rows(pg_store, Note("late"))
+    arguments = _append_arguments(pg_store, Note("late"))
     recorder: Any = pg_store.recorder
     with psycopg.connect(postgres_url) as conn:
         conn.execute("CREATE TEMP TABLE scratch (n int)")
         conn.execute("INSERT INTO scratch VALUES (1)")
         with pytest.raises(psycopg.DatabaseError, match="first write"):
-            conn.execute(recorder.append_statement, (rows,))
+            conn.execute(recorder.append_statement, arguments)
 
 
 def test_a_failed_append_releases_the_append_lock(pg_store: LifecycleStore) -> None:
