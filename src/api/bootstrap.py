@@ -23,9 +23,12 @@ from projections.contract_views import ContractsProjection
 from projections.notifications import NotificationsProjection
 from projections.profiles import ProfilesProjection
 from projections.rebuild import Rebuilder
-from projections.runner import ProjectionRunner
+from projections.runner import HeadWatcher, ProjectionRunner
 
 from api.settings import Settings
+
+HEAD_POLL_SECONDS = 0.02
+"""How often each process looks at the log's head to wake the projections behind it."""
 
 
 @dataclass
@@ -37,6 +40,7 @@ class Container:
     scheduler: TimeDrivenScheduler | None
     started: bool = field(default=False)
     rebuilders: dict[str, Rebuilder] = field(default_factory=dict)
+    head_watcher: HeadWatcher | None = None
 
     def rebuilder(self, name: str) -> Rebuilder:
         """The side-by-side rebuild of one projection (``KeyError`` for unknown names)."""
@@ -50,6 +54,10 @@ class Container:
             return
         for runner in self.runners.values():
             runner.start(self.settings.projection_poll_seconds)
+        self.head_watcher = HeadWatcher(
+            self.services.store, list(self.runners.values()), HEAD_POLL_SECONDS
+        )
+        self.head_watcher.start()
         if self.scheduler is not None:
             self.scheduler.start()
         self.started = True
@@ -57,6 +65,8 @@ class Container:
     def close(self) -> None:
         if self.scheduler is not None:
             self.scheduler.stop()
+        if self.head_watcher is not None:
+            self.head_watcher.stop()
         for runner in self.runners.values():
             runner.stop()
         self.services.store.close()

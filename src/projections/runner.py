@@ -15,7 +15,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
-from commands.database import Database, StoreUnavailable, Transaction
+from commands.database import STORE_DOWN_ERRORS, Database, StoreUnavailable, Transaction
 from commands.store import LifecycleStore
 
 log = logging.getLogger("lifecycle.projections")
@@ -228,6 +228,10 @@ class ProjectionRunner:
         )
         self._thread.start()
 
+    def wake(self) -> None:
+        """Look at the log now rather than at the end of the polling interval."""
+        self._wake.set()
+
     def restart_if_stopped(self) -> None:
         """After a rebuild replaced a failed copy: follow the log again."""
         if self._thread is not None and not self._thread.is_alive() and not self._stop.is_set():
@@ -264,6 +268,42 @@ class ProjectionRunner:
                 " WHERE name = ?",
                 (repr(error.cause), error.position, self.name),
             )
+
+
+class HeadWatcher:
+    """One thread per process that watches the settled head and wakes the runners
+    behind it: views follow a commit within ``interval`` seconds, for one cheap query
+    per interval (an index lookup), instead of one query per runner."""
+
+    def __init__(
+        self, store: LifecycleStore, runners: Sequence[ProjectionRunner], interval: float
+    ) -> None:
+        self.store = store
+        self.runners = tuple(runners)
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="projection-head", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        seen = -1
+        while not self._stop.wait(self.interval):
+            try:
+                head = int(self.store.recorder.max_notification_id() or 0)
+            except STORE_DOWN_ERRORS as error:
+                log.warning("the head watcher waits for the store: %s", error)
+                continue
+            if head != seen:
+                seen = head
+                for runner in self.runners:
+                    runner.wake()
 
 
 class _Overtaken(Exception):
