@@ -7,7 +7,16 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import JSONTranscoder, Transcoding
+from eventsourcing.persistence import JSONTranscoder, Mapper, Transcoder, Transcoding
+
+from commands.database import Database
+from commands.personal_data.keys import DataKeys, master_cipher
+from commands.personal_data.sealing import (
+    PersonalAsSealed,
+    SealingMapper,
+    SealingTranscoder,
+    owning,
+)
 
 from lifecycle.account import Account
 from lifecycle.cards import Card
@@ -83,12 +92,38 @@ class LifecycleStore(Application):
     name = "Lifecycle"
     snapshotting_intervals = {Subscription: 50, Organisation: 50}
 
+    def __init__(self, env: Any = None) -> None:
+        # Personal values are sealed with per-organisation data keys kept beside the log
+        # (commands.personal_data); the keys' table is reached once the recorder exists.
+        self.personal_data = DataKeys()
+        super().__init__(env)
+        if self.env.get("CIPHER_TOPIC"):
+            self.personal_data.master = master_cipher(self.env.get("CIPHER_KEY"))
+        module = self.env.get("PERSISTENCE_MODULE") or ""
+        dialect = "postgres" if module.endswith("postgres") else "sqlite"
+        datastore = self.recorder.datastore  # type: ignore[attr-defined]
+        self.personal_data.bind(Database(datastore, dialect))
+
+    def construct_mapper(self) -> Mapper[Any]:
+        transcoder = self.construct_transcoder()
+        return self.factory.mapper(transcoder=transcoder, mapper_class=SealingMapper)
+
+    def construct_transcoder(self) -> Transcoder:
+        transcoder = SealingTranscoder(self.personal_data)
+        self.register_transcodings(transcoder)
+        return transcoder
+
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         transcoder.register(DateAsISO())
         transcoder.register(MoneyAsDict())
         transcoder.register(CardAsDict())
         transcoder.register(ContactAsDict())
+        transcoder.register(PersonalAsSealed(self.personal_data))
+
+    def save(self, *objs: Any, **kwargs: Any) -> Any:
+        with owning(self.personal_data, objs):
+            return super().save(*objs, **kwargs)
 
 
 AGGREGATE_TYPES: dict[str, type] = {

@@ -17,11 +17,13 @@ from lifecycle.errors import (
     OwnUserType,
     Rejected,
 )
+from lifecycle.personal import personal, personal_fields
 
 BRAND_ADMIN = "brand_admin"
 STANDARD = "standard"
 USER_TYPES = (BRAND_ADMIN, STANDARD)
 DETAIL_FIELDS = ("name", "email", "username", "user_type")
+PERSONAL_DETAILS = ("name", "email", "username")
 
 # Email preference categories (R52); operational updates cannot be unsubscribed.
 PREFERENCE_CATEGORIES = (
@@ -55,9 +57,9 @@ class Account(LifecycleAggregate):
         return cls(
             id=account_id,
             organisation_id=organisation_id,
-            name=name,
-            email=email,
-            username=username,
+            name=personal(name),
+            email=personal(email),
+            username=personal(username),
             user_type=user_type,
             datacenter=datacenter,
             **change.stamp(),
@@ -119,7 +121,9 @@ class Account(LifecycleAggregate):
                 raise OwnUserType("nobody changes their own user type")
         effective = {k: v for k, v in changes.items() if getattr(self, k) != v}
         if effective:
-            self._details_changed(changes=effective, **change.stamp())
+            self._details_changed(
+                changes=personal_fields(effective, PERSONAL_DETAILS), **change.stamp()
+            )
 
     @event("DetailsChanged")
     def _details_changed(
@@ -155,7 +159,12 @@ class Account(LifecycleAggregate):
     ) -> None:
         if topics < 0:
             raise Rejected("the number of topics is not negative")
-        community = {"username": username, "rank": rank, "created_on": created_on, "topics": topics}
+        community = {
+            "username": personal(username),
+            "rank": rank,
+            "created_on": created_on,
+            "topics": topics,
+        }
         if community != getattr(self, "community", None):
             self._community_account_linked(community=community, **change.stamp())
 
@@ -183,7 +192,7 @@ class Account(LifecycleAggregate):
             "name": name,
             "status": status,
             "completed_on": completed_on,
-            "certificate_url": certificate_url,
+            "certificate_url": personal(certificate_url),
         }
         self._certification_recorded(certification=certification, **change.stamp())
 

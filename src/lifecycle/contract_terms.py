@@ -9,6 +9,7 @@ from typing import Any
 from uuid import UUID
 
 from lifecycle.errors import Rejected
+from lifecycle.personal import personal
 
 MAX_TERM_MONTHS = 120
 
@@ -49,6 +50,11 @@ class Contact:
     last_name: str
     email: str
     account_id: UUID | None = None
+
+    def __post_init__(self) -> None:
+        # Names and the address are personal data, however the contact was made.
+        for name in ("first_name", "last_name", "email"):
+            object.__setattr__(self, name, personal(getattr(self, name)))
 
     @classmethod
     def of(

@@ -12,6 +12,7 @@ from lifecycle.aggregate import LifecycleAggregate
 from lifecycle.change import Change
 from lifecycle.errors import InvalidState, Rejected
 from lifecycle.money import Money
+from lifecycle.personal import personal
 
 KINDS = ("add_seats", "more_responses", "new_product", "other")
 SUBMITTED = "submitted"
@@ -42,13 +43,13 @@ class LicenceRequest(LifecycleAggregate):
             id=licence_request_id,
             subscription_id=subscription_id,
             organisation_id=organisation_id,
-            name=name,
-            email=email,
-            cc=list(cc),
-            username=username,
+            name=personal(name),
+            email=personal(email),
+            cc=personal(list(cc)),
+            username=personal(username),
             kind=kind,
-            description=description,
-            routed_to=routed_to,
+            description=personal(description),
+            routed_to=personal(routed_to),
             **change.stamp(),
         )
 
@@ -109,7 +110,7 @@ class LicenceRequest(LifecycleAggregate):
 
     def decline(self, reason: str, change: Change) -> None:
         self._check_submitted()
-        self._declined(reason=reason, **change.stamp())
+        self._declined(reason=personal(reason), **change.stamp())
 
     @event("Declined")
     def _declined(self, reason: str, timestamp: datetime, meta: dict[str, Any]) -> None:

@@ -10,6 +10,7 @@ from eventsourcing.domain import event
 
 from lifecycle.aggregate import LifecycleAggregate
 from lifecycle.change import Change
+from lifecycle.personal import personal
 
 KINDS = (
     "email_verification",
@@ -45,13 +46,16 @@ class Message(LifecycleAggregate):
     ) -> Message:
         if kind not in KINDS:
             raise ValueError(f"unknown message kind {kind!r}")
+        # Who it goes to and what it says are about a person; so is any text in its
+        # data (names, addresses, what a requester wrote). Ids and amounts in data are
+        # sealed with them, which costs nothing the rules need.
         return cls(
             id=message_id,
             kind=kind,
-            recipient=recipient,
-            subject=subject,
-            body=body,
-            data=data,
+            recipient=personal(recipient),
+            subject=personal(subject),
+            body=personal(body),
+            data=personal(dict(data)),
             about=about,
             **change.stamp(),
         )

@@ -13,6 +13,7 @@ from lifecycle.change import Change
 from lifecycle.datacenters import check_datacenter
 from lifecycle.due import DueItem
 from lifecycle.errors import AlreadySubscribed, FedrampNotEligible, InvalidState, Rejected
+from lifecycle.personal import personal
 
 FREE = "free"
 TRIAL = "trial"
@@ -74,6 +75,7 @@ class Organisation(LifecycleAggregate):
         self.active_contract_ids: list[UUID] = []
         self.account_team: dict[str, Any] | None = None
         self.account_executive_email: str | None = None
+        self.personal_data_erased_at: datetime | None = None
 
     # --- buying (R14, R28) -------------------------------------------------
 
@@ -178,10 +180,12 @@ class Organisation(LifecycleAggregate):
         if success_manager is None and not intake_form_url:
             raise Rejected("without a success manager the account team needs an intake form")
         team = {
-            "success_manager": dict(success_manager) if success_manager else None,
-            "account_executive": dict(account_executive),
+            "success_manager": personal(dict(success_manager)) if success_manager else None,
+            "account_executive": personal(dict(account_executive)),
             "intake_form_url": intake_form_url or None,
-            "brand_admin_contact": dict(brand_admin_contact) if brand_admin_contact else None,
+            "brand_admin_contact": (
+                personal(dict(brand_admin_contact)) if brand_admin_contact else None
+            ),
         }
         if team != getattr(self, "account_team", None):
             self._account_team_set(team=team, **change.stamp())
@@ -190,6 +194,24 @@ class Organisation(LifecycleAggregate):
     def _account_team_set(self, team: dict[str, Any], timestamp: datetime, meta: dict[str, Any]) -> None:
         self.account_team = dict(team)
         self.account_executive_email = team["account_executive"]["email"]
+
+    # --- personal data ---------------------------------------------------------------
+
+    @property
+    def personal_data_erased(self) -> bool:
+        return getattr(self, "personal_data_erased_at", None) is not None
+
+    def record_personal_data_erased(self, change: Change) -> None:
+        """The organisation's personal data was made unreadable for good (its data key
+        deleted). Recorded once; the event itself holds no personal data, only who asked
+        and when. The organisation, its subscriptions and contracts carry on."""
+        if self.personal_data_erased:
+            return
+        self._personal_data_erased(**change.stamp())
+
+    @event("PersonalDataErased")
+    def _personal_data_erased(self, timestamp: datetime, meta: dict[str, Any]) -> None:
+        self.personal_data_erased_at = timestamp
 
     # --- trial (R26) ------------------------------------------------------------
 

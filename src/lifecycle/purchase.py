@@ -20,6 +20,7 @@ from lifecycle.errors import (
     VerificationFailed,
 )
 from lifecycle.money import Money
+from lifecycle.personal import personal
 from lifecycle.payment import PURCHASE, ChargeOutcome, ChargeRequest, payment_record
 
 AWAITING_VERIFICATION = "awaiting_verification"
@@ -55,7 +56,7 @@ class Purchase(LifecycleAggregate):
             price=price,
             account_id=account_id,
             organisation_id=organisation_id,
-            email=email,
+            email=personal(email),
             recommended_datacenter=recommended_datacenter,
             datacenter=datacenter,
             verification_digest=verification_digest,

@@ -35,6 +35,7 @@ from lifecycle.errors import (
     StaleQuote,
 )
 from lifecycle.money import Money
+from lifecycle.personal import personal
 
 ASSESSMENT = "assessment"
 DISCUSSION = "discussion"
@@ -72,7 +73,8 @@ def check_changes(changes: list[dict[str, str]]) -> list[dict[str, str]]:
                 f"unknown kind of change {kind!r}; one of {', '.join(CHANGE_KINDS)}",
                 kinds=list(CHANGE_KINDS),
             )
-        cleaned.append({"kind": kind, "detail": str(item.get("detail") or "").strip()})
+        detail = personal(str(item.get("detail") or "").strip())  # free text a person wrote
+        cleaned.append({"kind": kind, "detail": detail})
     return cleaned
 
 
@@ -212,7 +214,7 @@ class Renewal(LifecycleAggregate):
     def contact(self, notes: str | None, change: Change) -> None:
         """The customer has been contacted: the renewal is under discussion."""
         self._require((ASSESSMENT,), "recording the contact")
-        self._contacted(notes=notes, **change.stamp())
+        self._contacted(notes=personal(notes), **change.stamp())
 
     @event("CustomerContacted")
     def _contacted(self, notes: str | None, timestamp: datetime, meta: dict[str, Any]) -> None:
@@ -371,7 +373,7 @@ class Renewal(LifecycleAggregate):
         contract then ends at its end date."""
         self._require(OPEN_STAGES, "opting out")
         self._check_notice(change.at, "an opt-out")
-        self._opted_out(reason=reason, **change.stamp())
+        self._opted_out(reason=personal(reason), **change.stamp())
 
     @event("OptedOut")
     def _opted_out(self, reason: str | None, timestamp: datetime, meta: dict[str, Any]) -> None:

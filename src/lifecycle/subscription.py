@@ -17,6 +17,7 @@ from lifecycle.due import DueItem
 from lifecycle.errors import CapExceeded, InvalidState, Rejected, SubscriptionExpired
 from lifecycle.money import Money
 from lifecycle.payment import RENEWAL, ChargeOutcome, ChargeRequest, payment_record
+from lifecycle.personal import personal
 
 ACTIVE = "active"
 NON_RENEWING = "non_renewing"
@@ -56,7 +57,7 @@ class Subscription(LifecycleAggregate):
             price=price,
             caps=caps.as_dict(),
             card=card,
-            billing_address=dict(billing_address),
+            billing_address=personal(dict(billing_address)),
             payment=payment,
             **change.stamp(),
         )
@@ -142,7 +143,7 @@ class Subscription(LifecycleAggregate):
         if self.status == NON_RENEWING:
             return
         expire_now = self.status == PAST_DUE and self.pending_charge is None
-        self._renewal_cancelled(reason=reason, **change.stamp())
+        self._renewal_cancelled(reason=personal(reason), **change.stamp())
         if expire_now:
             self._expired(reason="renewal_cancelled_while_past_due", **change.stamp())
 

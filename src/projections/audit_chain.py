@@ -146,7 +146,7 @@ class AuditLog:
         the aggregate type (empty when there is no such aggregate)."""
         entries = []
         for row in self.rows.of_aggregate(aggregate_id):
-            line = audit_line(self.rows.decode(row), row.position)
+            line = audit_line(self.rows.decode(row, reveal=True), row.position, reveal=True)
             entries.append({**history_entry(line), "aggregate_type": line["aggregate_type"]})
         return entries
 

@@ -7,12 +7,18 @@ The line of the event at log ``position``::
 
 ``data`` is every other attribute the event stores, rendered as JSON: money as
 ``{"amount": "<decimal string>", "currency": ...}``, decimals as strings, instants in
-RFC 3339 with ``Z``, dates ISO, UUIDs as strings. ``hash`` is the SHA-256 (lower-case
-hex) of the UTF-8 bytes of the line without its ``hash`` key, serialised by
-:func:`canonical`; ``prev_hash`` is the previous line's hash, 64 zeros for the first.
+RFC 3339 with ``Z``, dates ISO, UUIDs as strings, and a personal value as it is stored:
+``{"owner": "<organisation or purchase id>", "sealed": "<base64>"}`` (``sealed`` is
+``null`` when it was written after its organisation's erasure), never its text. ``hash``
+is the SHA-256 (lower-case hex) of the UTF-8 bytes of the line without its ``hash`` key,
+serialised by :func:`canonical`; ``prev_hash`` is the previous line's hash, 64 zeros
+for the first.
 
 Rendering is a pure function of the stored event, so the chain recorded by the
-``audit_chain`` projection can be recomputed from the stored rows at any time.
+``audit_chain`` projection can be recomputed from the stored rows at any time, without
+any data key: erasing an organisation's personal data (deleting its key) changes no
+line. An aggregate's history (``reveal=True``) shows personal values as their text
+instead, or ``"[erased]"``; it is not hashed.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from typing import Any
 from uuid import UUID
 
 from lifecycle.money import Money
+from lifecycle.personal import Personal
 
 GENESIS = "0" * 64
 """The ``prev_hash`` of the first line of the log."""
@@ -59,8 +66,11 @@ def rfc3339(instant: datetime) -> str:
     return instant.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
-def jsonable(value: Any) -> Any:
-    """A JSON value for anything an event stores."""
+def jsonable(value: Any, sealed: bool = False) -> Any:
+    """A JSON value for anything an event stores; a personal value as its text, or as
+    it is stored with ``sealed``."""
+    if sealed and isinstance(value, Personal) and value.stored is not None:
+        return dict(value.stored)
     if value is None or isinstance(value, (bool, int, str)):
         return value
     if isinstance(value, float):
@@ -76,23 +86,23 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, UUID):
         return str(value)
     if isinstance(value, Enum):
-        return jsonable(value.value)
+        return jsonable(value.value, sealed)
     if isinstance(value, Mapping):
-        return {str(key): jsonable(item) for key, item in value.items()}
+        return {str(key): jsonable(item, sealed) for key, item in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
-        items = [jsonable(item) for item in value]
+        items = [jsonable(item, sealed) for item in value]
         return sorted(items, key=canonical) if isinstance(value, (set, frozenset)) else items
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {f.name: jsonable(getattr(value, f.name), sealed) for f in dataclasses.fields(value)}
     if isinstance(value, (bytes, bytearray)):
         return bytes(value).hex()
     # Any other value object: what it says it is, else its attributes, else its text.
     # Never a failure: an event the chain cannot render would stop the chain there.
     as_dict = getattr(value, "as_dict", None)
     if callable(as_dict):
-        return jsonable(as_dict())
+        return jsonable(as_dict(), sealed)
     if hasattr(value, "__dict__") and not isinstance(value, type):
-        return jsonable(vars(value))
+        return jsonable(vars(value), sealed)
     return str(value)
 
 
@@ -119,8 +129,9 @@ def aggregate_type_of_class(cls: type) -> str:
     return snake_case(cls.__name__)
 
 
-def audit_line(event: Any, position: int) -> dict[str, Any]:
-    """The line of a stored event, without ``prev_hash`` and ``hash``."""
+def audit_line(event: Any, position: int, reveal: bool = False) -> dict[str, Any]:
+    """The line of a stored event, without ``prev_hash`` and ``hash``; with ``reveal``,
+    personal values as their text (for reading a history, never for hashing)."""
     meta = getattr(event, "meta", None) or {}
     state = vars(event)
     return {
@@ -135,7 +146,9 @@ def audit_line(event: Any, position: int) -> dict[str, Any]:
         "command_id": meta.get("command_id"),
         "correlation_id": meta.get("correlation_id"),
         "data": {
-            key: jsonable(value) for key, value in sorted(state.items()) if key not in ENVELOPE
+            key: jsonable(value, sealed=not reveal)
+            for key, value in sorted(state.items())
+            if key not in ENVELOPE
         },
     }
 

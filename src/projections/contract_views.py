@@ -1,6 +1,8 @@
 """The contract views behind the profile (R54): one JSON document per contract, and
 the latest renewal of each contract as a summary; visibility is decided at read time
-(``projections.profile_policy.visible_contracts``)."""
+(``projections.profile_policy.visible_contracts``). When an organisation's personal
+data is erased, its contracts' rows are rewritten from the contracts, whose contacts
+then read as ``"[erased]"``."""
 
 from __future__ import annotations
 
@@ -8,9 +10,12 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
+from eventsourcing.utils import get_topic
+
 from commands.database import Database, Transaction
 from commands.store import LifecycleStore
 from lifecycle.contract import BILLING, PRIMARY, Contract
+from lifecycle.organisation import Organisation
 from lifecycle.renewal import Renewal
 from projections.due_work import _topics_of
 from projections.profiles import dumps
@@ -71,9 +76,14 @@ class ContractsProjection(Projection):
 
     def __init__(self, store: LifecycleStore) -> None:
         self.store = store
-        self.topics = _topics_of(Contract, Renewal)
+        self.topics = [*_topics_of(Contract, Renewal), get_topic(Organisation.PersonalDataErased)]
 
     def prepare(self, event: Any) -> Any:
+        if isinstance(event, Organisation.PersonalDataErased):
+            self.store.personal_data.forget()  # another process may have erased it
+            get = self.store.repository.get
+            organisation = get(event.originator_id, version=event.originator_version)
+            return "erasure", [contract_doc(get(cid)) for cid in organisation.contract_ids]
         aggregate = self.store.repository.get(event.originator_id, version=event.originator_version)
         if isinstance(aggregate, Contract):
             return "contract", contract_doc(aggregate)
@@ -81,6 +91,12 @@ class ContractsProjection(Projection):
 
     def apply(self, tx: Transaction, event: Any, position: int, prepared: Any) -> None:
         kind, doc = prepared
+        if kind == "erasure":
+            tx.executemany(  # rows a rebuild has not reached yet are written when it does
+                "UPDATE contract_views SET doc = ? WHERE contract_id = ?",
+                [(dumps(contract), contract["contract_id"]) for contract in doc],
+            )
+            return
         if kind == "contract":
             tx.execute(
                 "INSERT INTO contract_views (contract_id, organisation_id, doc) VALUES (?, ?, ?)"

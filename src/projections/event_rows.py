@@ -3,7 +3,9 @@
 eventsourcing keeps the log in one table: ``stored_events`` on SQLite (the position
 is the ``rowid``), ``<app>_events`` on PostgreSQL (the position is the
 ``notification_id`` column). Audit reads the rows, with their positions, exactly as
-stored (no cache, no snapshot), and decodes them with the application's mapper.
+stored (no cache, no snapshot), and decodes them with the application's mapper — or,
+for the chain, with a copy of it that leaves personal values sealed, so that rendering
+and verifying the chain never needs an organisation's data key.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import Notification
+from eventsourcing.persistence import JSONTranscoder, Mapper, Notification
 
 from commands.database import Database
+from commands.personal_data.sealing import PersonalAsSealed
 from commands.store import LifecycleStore
 
 LOWEST = -(2**63)
@@ -37,6 +40,12 @@ class EventRows:
     def __init__(self, store: LifecycleStore, database: Database) -> None:
         self.store = store
         self.database = database
+        transcoder = JSONTranscoder()
+        store.register_transcodings(transcoder)
+        transcoder.register(PersonalAsSealed(None))  # read personal values without keys
+        self.sealed_mapper: Mapper[UUID] = Mapper(
+            transcoder=transcoder, compressor=store.mapper.compressor, cipher=store.mapper.cipher
+        )
         recorder: Any = store.recorder
         self.dialect = database.dialect
         if self.dialect == "postgres":
@@ -98,9 +107,11 @@ class EventRows:
                 return
             after = rows[-1].position
 
-    def decode(self, row: StoredRow) -> Any:
-        """The domain event a row stores (raises if the row does not decode)."""
-        return self.store.mapper.to_domain_event(
+    def decode(self, row: StoredRow, reveal: bool = False) -> Any:
+        """The domain event a row stores (raises if the row does not decode); its
+        personal values opened with their keys with ``reveal``, else left sealed."""
+        mapper = self.store.mapper if reveal else self.sealed_mapper
+        return mapper.to_domain_event(
             Notification(
                 id=row.position,
                 originator_id=row.originator_id,

@@ -178,7 +178,13 @@ class Hub:
         for needle in needles:
             assert needle.encode() not in stored, f"{needle!r} was stored"
         marker = f"marker{next(_numbers)}x{id(self)}"
-        self.open_account(username=marker)
+        opened = self.open_account(username=marker)
+        # Events hold the username sealed; the profile view holds it in clear once it
+        # has caught up with the account's opening.
+        shown = self.get(
+            f"/v1/profiles/{opened['account_id']}", params={"min_position": opened["position"]}
+        )
+        assert shown.status_code == 200, shown.text
         assert marker.encode() in self.stored_bytes(), "the database scan misses stored data"
 
     # --- accounts --------------------------------------------------------------------

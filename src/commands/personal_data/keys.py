@@ -1,0 +1,267 @@
+"""Data keys: one AES-256 key per owner of personal data, in ``personal_data_keys``.
+
+An *owner* is an organisation, or a new buyer's purchase before the organisation it
+creates exists (its row then names that organisation once the purchase completes).
+Erasing an organisation deletes the keys of every row that names it, and leaves each
+row behind with ``data_key`` NULL and ``erased_at`` set: a tombstone, so that no new
+key is ever made for it and its values read as erased rather than as missing.
+
+With a master key (``LIFECYCLE_EVENT_CIPHER_KEY``) a data key is stored wrapped
+(AES-GCM under the master key); without one it is stored as is, next to the data,
+which still lets erasure shred but protects nothing from a reader of the database.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.cryptography import AESCipher
+from eventsourcing.utils import Environment
+
+from commands.database import Database
+
+DATA_KEY_BYTES = 32
+CACHE_SECONDS = 5.0
+"""How long a process trusts a data key it has read before reading it again: another
+process's erasure is seen at most this long after it (this process's own at once)."""
+
+TABLES = (
+    """CREATE TABLE IF NOT EXISTS personal_data_keys (
+        owner_id TEXT PRIMARY KEY,
+        organisation_id TEXT,
+        data_key TEXT,
+        wrapped INTEGER NOT NULL DEFAULT 0,
+        erased_at TEXT
+    )""",
+    "CREATE INDEX IF NOT EXISTS personal_data_keys_by_organisation"
+    " ON personal_data_keys (organisation_id)",
+)
+
+
+class DataKeyMissing(Exception):
+    """A sealed value names an owner that has no row in ``personal_data_keys``: the
+    table is not the one the events were written with (a partial restore?)."""
+
+
+class MasterKeyMismatch(Exception):
+    """The data keys were wrapped with another master key than the one configured."""
+
+
+@dataclass(frozen=True)
+class Owner:
+    """Whose data key seals a value: ``id`` names the key; ``organisation_id`` is the
+    organisation whose erasure deletes it (``None`` while a new buyer's purchase has
+    none yet)."""
+
+    id: UUID
+    organisation_id: UUID | None
+
+
+def _cipher(key: bytes) -> AESCipher:
+    return AESCipher(Environment(env={AESCipher.CIPHER_KEY: base64.b64encode(key).decode()}))
+
+
+def master_cipher(master_key: str | None) -> AESCipher | None:
+    """The cipher that wraps data keys, from the base64 master key (or ``None``)."""
+    if not master_key:
+        return None
+    return _cipher(base64.b64decode(master_key))
+
+
+class DataKeys:
+    """The data keys of this process, read through a short cache."""
+
+    def __init__(self, master: AESCipher | None = None) -> None:
+        self.master = master
+        self._database: Database | None = None
+        self._lock = threading.Lock()
+        self._ciphers: dict[UUID, tuple[AESCipher | None, float]] = {}
+
+    def bind(self, database: Database) -> None:
+        """Use the store's database (known only once its recorder exists)."""
+        self._database = database
+        database.create(TABLES)
+
+    @property
+    def database(self) -> Database:
+        if self._database is None:
+            raise RuntimeError("the data keys are not bound to a database yet")
+        return self._database
+
+    # --- reading and making keys -----------------------------------------------------
+
+    def cipher_for(self, owner: Owner) -> AESCipher | None:
+        """The cipher that seals the owner's new values, its key made on first use;
+        ``None`` once the owner's personal data has been erased."""
+        cached = self._cached(owner.id)
+        if cached is not None:
+            return cached[0]
+        row = self._row(owner.id)
+        if row is None:
+            self._create(owner)
+            row = self._row(owner.id)
+            assert row is not None
+        return self._remember(owner.id, row)
+
+    def cipher_of(self, owner_id: UUID) -> AESCipher | None:
+        """The cipher that opens the owner's sealed values; ``None`` once erased."""
+        cached = self._cached(owner_id)
+        if cached is not None:
+            return cached[0]
+        row = self._row(owner_id)
+        if row is None:
+            raise DataKeyMissing(
+                f"no data key for owner {owner_id} in personal_data_keys: the table does not "
+                "belong with these events"
+            )
+        return self._remember(owner_id, row)
+
+    def _cached(self, owner_id: UUID) -> tuple[AESCipher | None] | None:
+        with self._lock:
+            entry = self._ciphers.get(owner_id)
+        if entry is None:
+            return None
+        cipher, until = entry
+        if cipher is not None and time.monotonic() > until:
+            return None
+        return (cipher,)
+
+    def _remember(self, owner_id: UUID, row: Mapping[str, Any]) -> AESCipher | None:
+        cipher = None if row["data_key"] is None else _cipher(self._unwrap(row))
+        # An erased owner stays erased: that answer is kept for good.
+        until = float("inf") if cipher is None else time.monotonic() + CACHE_SECONDS
+        with self._lock:
+            self._ciphers[owner_id] = (cipher, until)
+        return cipher
+
+    def forget(self) -> None:
+        """Read every key again on next use (after an erasure was recorded)."""
+        with self._lock:
+            self._ciphers.clear()
+
+    def _row(self, owner_id: UUID) -> dict[str, Any] | None:
+        with self.database.transaction(commit=False) as tx:
+            return tx.one(
+                "SELECT data_key, wrapped, erased_at FROM personal_data_keys WHERE owner_id = ?",
+                (str(owner_id),),
+            )
+
+    def _create(self, owner: Owner) -> None:
+        key = os.urandom(DATA_KEY_BYTES)
+        stored = key if self.master is None else self.master.encrypt(key)
+        organisation = None if owner.organisation_id is None else str(owner.organisation_id)
+        with self.database.transaction() as tx:
+            # A tombstone (or a key another process made first) wins: no new key then.
+            tx.execute(
+                "INSERT INTO personal_data_keys (owner_id, organisation_id, data_key, wrapped)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (owner_id) DO NOTHING",
+                (
+                    str(owner.id),
+                    organisation,
+                    base64.b64encode(stored).decode(),
+                    int(self.master is not None),
+                ),
+            )
+
+    def _unwrap(self, row: Mapping[str, Any]) -> bytes:
+        stored = base64.b64decode(row["data_key"])
+        if not row["wrapped"]:
+            return stored
+        if self.master is None:
+            raise MasterKeyMismatch(
+                "the data keys are wrapped by a master key: set LIFECYCLE_EVENT_CIPHER_KEY"
+            )
+        try:
+            return self.master.decrypt(stored)
+        except ValueError:
+            raise MasterKeyMismatch(
+                "LIFECYCLE_EVENT_CIPHER_KEY does not open the stored data keys: it is not the "
+                "key they were written with"
+            ) from None
+
+    def check(self) -> None:
+        """Raise a clear error now if the stored keys cannot be opened with this setting."""
+        with self.database.transaction(commit=False) as tx:
+            row = tx.one(
+                "SELECT data_key, wrapped FROM personal_data_keys WHERE data_key IS NOT NULL"
+                " ORDER BY wrapped DESC LIMIT 1"
+            )
+        if row is not None:
+            self._unwrap(row)
+
+    # --- linking and erasing ---------------------------------------------------------
+
+    def link(self, owner_id: UUID, organisation_id: UUID) -> None:
+        """A new buyer's purchase completed into ``organisation_id``: its data key is
+        erased with that organisation's (at once, if that was already erased)."""
+        with self.database.transaction() as tx:
+            tx.execute(
+                "UPDATE personal_data_keys SET organisation_id = ?"
+                " WHERE owner_id = ? AND organisation_id IS NULL",
+                (str(organisation_id), str(owner_id)),
+            )
+            erased = tx.one(
+                "SELECT erased_at FROM personal_data_keys WHERE owner_id = ?"
+                " AND erased_at IS NOT NULL",
+                (str(organisation_id),),
+            )
+            if erased is not None:
+                self._erase_rows(tx, organisation_id, str(erased["erased_at"]))
+
+    def erase(self, organisation_id: UUID, at: datetime) -> None:
+        """Delete for good the data keys of the organisation and of every owner linked
+        to it, leaving tombstones. Repeating it changes nothing."""
+        with self.database.transaction() as tx:
+            if self.database.dialect == "sqlite":
+                # Overwrite the freed bytes rather than leave them in the file.
+                tx.execute("PRAGMA secure_delete = ON")
+            tx.execute(
+                "INSERT INTO personal_data_keys (owner_id, organisation_id, data_key, wrapped,"
+                " erased_at) VALUES (?, ?, NULL, 0, ?) ON CONFLICT (owner_id) DO NOTHING",
+                (str(organisation_id), str(organisation_id), at.isoformat()),
+            )
+            self._erase_rows(tx, organisation_id, at.isoformat())
+        self.forget()
+        self._purge_old_copies()
+
+    @staticmethod
+    def _erase_rows(tx: Any, organisation_id: UUID, at: str) -> None:
+        tx.execute(
+            "UPDATE personal_data_keys SET data_key = NULL, wrapped = 0,"
+            " erased_at = COALESCE(erased_at, ?) WHERE owner_id = ? OR organisation_id = ?",
+            (at, str(organisation_id), str(organisation_id)),
+        )
+
+    def _purge_old_copies(self) -> None:
+        """Best effort: have the database drop the old versions of the erased rows now
+        (PostgreSQL's VACUUM; SQLite's checkpoint of its write-ahead log) rather than
+        at some later maintenance. Backups and replicas keep theirs (see the decision
+        record)."""
+        datastore: Any = self.database.datastore
+        if self.database.dialect == "postgres":
+            with datastore.get_connection() as connection:  # autocommit: VACUUM may run
+                connection.execute("VACUUM personal_data_keys")
+            return
+        path = getattr(getattr(datastore, "pool", None), "db_name", None)
+        if isinstance(path, str) and not path.startswith(("file:", ":memory:")):
+            with sqlite3.connect(path, timeout=30) as connection:
+                connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            connection.close()
+
+    def erased_owners(self, organisation_id: UUID) -> list[str]:
+        with self.database.transaction(commit=False) as tx:
+            rows = tx.all(
+                "SELECT owner_id FROM personal_data_keys WHERE erased_at IS NOT NULL"
+                " AND (owner_id = ? OR organisation_id = ?) ORDER BY owner_id",
+                (str(organisation_id), str(organisation_id)),
+            )
+        return [str(row["owner_id"]) for row in rows]
