@@ -198,11 +198,12 @@ def _complete(
     outcome = services.gateway.charge(request, now)
     if not outcome.approved:
         purchase.record_declined(request, outcome, card, change)
-        services.save(purchase)
-        raise PaymentDeclined(
+        declined = PaymentDeclined(
             "the card was declined; the purchase stays open for another attempt",
             reason=outcome.reason,
         )
+        services.save(purchase, refusal=declined)
+        raise declined
 
     plan = services.catalogue.get(purchase.plan)
     if organisation is None:

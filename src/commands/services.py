@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from uuid import UUID
@@ -20,12 +22,31 @@ from commands.recorders import SideWrite
 from commands.store import LifecycleStore
 from lifecycle.catalogue import Catalogue
 from lifecycle.datacenters import AddressRange
-from lifecycle.errors import Conflict, NotFound
+from lifecycle.errors import Conflict, DomainError, NotFound
 
 A = TypeVar("A", bound=Aggregate)
 R = TypeVar("R")
 
 CONFLICT_RETRIES = 5
+
+SaveHook = Callable[[Sequence[Aggregate], "DomainError | None"], Sequence[SideWrite]]
+"""Given the aggregates about to be saved (their events still pending) and the refusal
+the command will answer with, if any: statements to run in the save's transaction."""
+
+_save_hook: ContextVar[SaveHook | None] = ContextVar("lifecycle_save_hook", default=None)
+
+
+@contextmanager
+def with_every_save(hook: SaveHook) -> Iterator[None]:
+    """Within this context (one request: it follows into the worker thread that runs
+    the handler), every ``Services.save`` that records events also runs ``hook``'s
+    statements in its transaction, before any other side write. The HTTP layer uses it
+    to mark an Idempotency-Key's command as committed exactly when its events are."""
+    token = _save_hook.set(hook)
+    try:
+        yield
+    finally:
+        _save_hook.reset(token)
 
 
 class VersionConflict(Conflict):
@@ -67,25 +88,35 @@ class Services:
     # --- writing ---------------------------------------------------------------------
 
     def save(
-        self, *aggregates: Aggregate | None, side_writes: Sequence[SideWrite] = ()
+        self,
+        *aggregates: Aggregate | None,
+        side_writes: Sequence[SideWrite] = (),
+        refusal: DomainError | None = None,
     ) -> int:
         """Record every pending event of the given aggregates in one transaction.
 
         ``side_writes`` (SQL with ``?`` placeholders, and parameters) run in that same
         transaction after the events, so they commit exactly when the events do; they
-        are skipped when there is nothing to record.
+        are skipped when there is nothing to record. ``refusal`` is the error the
+        command raises right after this save (a declined payment is recorded, then
+        refused): the hook of ``with_every_save`` records it as the command's answer.
 
         Returns the log position of the last event, or the log head when there was
         nothing to record.
         """
         present = [a for a in aggregates if a is not None]
+        hook = _save_hook.get()
+        if hook is not None and any(a.pending_events for a in present):
+            side_writes = (*hook(present, refusal), *side_writes)
         recordings = self.store.save(*present, side_writes=tuple(side_writes))
         if recordings:
             return int(recordings[-1].notification.id)
         return self.head()
 
     def head(self) -> int:
-        return int(self.store.recorder.max_notification_id() or 0)
+        """The last position committed so far (views reach it once every transaction
+        older than it has ended: see ``commands.recorders``)."""
+        return int(self.store.recorder.recorded_head() or 0)
 
 
 def check_version(aggregate: Aggregate, if_match: int | None) -> None:

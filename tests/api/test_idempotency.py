@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
+from api import idempotency, representations
 from api.idempotency import IdempotencyStore, _body_hash, _scope_hash
 from commands.database import StoreUnavailable
 
@@ -247,3 +249,222 @@ def test_a_repeated_patch_with_the_same_key_records_one_change(hub):
     assert repeat.json() == first.json()
     assert hub.head() == head
     assert hub.account(opened["account_id"])["name"] == "Renamed Again"
+
+
+# --- the answer lost after the command committed ------------------------------------------------
+#
+# The command's events and the key's "committed" mark are one transaction; its answer is kept
+# after it. These tests lose the answer between the two, as a process killed at that instant
+# would, and check that a repeat never runs the command a second time.
+
+
+def lose_the_next_answer(monkeypatch, *, process_dies=True):
+    """Keeping the next answer fails as if the database went away right after the commit.
+    With ``process_dies`` nothing else about the key is written, exactly as when the
+    process is killed there; else the process remembers the key for later."""
+    lost = []
+    real_answer = IdempotencyStore.answer
+
+    def failing_answer(self, *args, **kwargs):
+        if not lost:
+            lost.append(args)
+            raise StoreUnavailable("the connection was lost after the commit")
+        return real_answer(self, *args, **kwargs)
+
+    monkeypatch.setattr(IdempotencyStore, "answer", failing_answer)
+    if process_dies:
+        monkeypatch.setattr(IdempotencyStore, "release_later", lambda self, scope_hash: None)
+    return lost
+
+
+def test_a_repeat_after_a_lost_answer_gets_the_recorded_position_and_counts_usage_once(hub, monkeypatch):
+    done = hub.subscriber()
+    path = f"/v1/subscriptions/{done['subscription_id']}/usage"
+    lost = lose_the_next_answer(monkeypatch)
+
+    first = hub.post(path, {"responses": 7}, key="usage-1")
+    committed_at = hub.head()
+    during = hub.post(path, {"responses": 7}, key="usage-1")
+    monkeypatch.setattr(idempotency, "COMMITTED_GRACE", timedelta(0))
+    repeat = hub.post(path, {"responses": 7}, key="usage-1")
+    again = hub.post(path, {"responses": 7}, key="usage-1")
+
+    assert len(lost) == 1
+    hub.problem(first, 503, "store-unavailable")
+    hub.problem(during, 409, "idempotency-key-in-use")
+    recovered = hub.ok(repeat)
+    assert recovered == {"position": committed_at, "recovered": True}
+    assert repeat.headers["idempotent-replayed"] == "true"
+    assert again.status_code == 200 and again.json() == recovered
+    assert hub.head() == committed_at
+    assert hub.subscription(done["subscription_id"])["usage"]["responses"] == 7
+
+
+def test_a_repeated_creation_after_a_lost_answer_is_201_with_the_new_ids_and_creates_nothing(
+    hub, monkeypatch
+):
+    lose_the_next_answer(monkeypatch)
+    monkeypatch.setattr(idempotency, "COMMITTED_GRACE", timedelta(0))
+
+    first = hub.post("/v1/accounts", account_body("lost"), key="open-lost")
+    head = hub.head()
+    repeat = hub.post("/v1/accounts", account_body("lost"), key="open-lost")
+
+    hub.problem(first, 503, "store-unavailable")
+    created = hub.ok(repeat, 201)
+    assert created["position"] == head
+    assert created["recovered"] is True
+    assert hub.head() == head
+    account = hub.account(created["account_id"])
+    assert (account["username"], account["organisation_id"]) == ("lost", created["organisation_id"])
+    assert hub.organisation(created["organisation_id"])["organisation_id"] == created["organisation_id"]
+
+
+def test_a_failure_after_the_commit_leaves_the_command_applied_once_and_a_repeat_answers_at_once(
+    hub, monkeypatch
+):
+    """A 5xx produced after the events committed frees nothing: the key is marked
+    unanswered, and the repeat gets the recovered answer without waiting."""
+    done = hub.subscriber()
+    path = f"/v1/subscriptions/{done['subscription_id']}/usage"
+    real_show = representations.subscription
+    failures = []
+
+    def failing_show(subscription):
+        if not failures:
+            failures.append(subscription.id)
+            raise StoreUnavailable("the store went away while answering")
+        return real_show(subscription)
+
+    monkeypatch.setattr(representations, "subscription", failing_show)
+
+    first = hub.post(path, {"responses": 2}, key="responses-2")
+    head = hub.head()
+    repeat = hub.post(path, {"responses": 2}, key="responses-2")
+
+    hub.problem(first, 503, "store-unavailable")
+    assert hub.ok(repeat) == {"position": head, "recovered": True}
+    assert hub.head() == head
+    assert hub.subscription(done["subscription_id"])["usage"]["responses"] == 2
+
+
+def test_a_declined_payment_whose_answer_was_lost_is_replayed_as_402_without_a_second_attempt(
+    hub, monkeypatch
+):
+    """A refusal is recorded together with its events, so its answer survives."""
+    started = hub.verified_new_buyer()
+    body = hub.completion("tok_declined", new_buyer=True)
+    lose_the_next_answer(monkeypatch)
+
+    first = hub.complete(started["purchase_id"], body, key="declined-lost")
+    head = hub.head()
+    repeat = hub.complete(started["purchase_id"], body, key="declined-lost")
+
+    hub.problem(first, 503, "store-unavailable")
+    refused = hub.problem(repeat, 402, "payment-declined")
+    assert refused["reason"] == "card_declined"
+    assert hub.head() == head
+    assert hub.ok(hub.get(f"/v1/purchases/{started['purchase_id']}"))["declined_attempts"] == 1
+    assert len(hub.container.services.gateway.charges()) == 1
+
+
+def test_a_completed_purchase_whose_answer_was_lost_is_charged_once_and_names_what_it_created(
+    hub, monkeypatch
+):
+    started = hub.verified_new_buyer()
+    body = hub.completion(new_buyer=True)
+    lose_the_next_answer(monkeypatch)
+    monkeypatch.setattr(idempotency, "COMMITTED_GRACE", timedelta(0))
+
+    first = hub.complete(started["purchase_id"], body, key="complete-lost")
+    head = hub.head()
+    repeat = hub.complete(started["purchase_id"], body, key="complete-lost")
+
+    hub.problem(first, 503, "store-unavailable")
+    recovered = hub.ok(repeat)
+    assert recovered["position"] == head
+    purchase = hub.ok(hub.get(f"/v1/purchases/{started['purchase_id']}"))
+    assert purchase["status"] == "completed"
+    assert {k: recovered[k] for k in ("subscription_id", "account_id", "organisation_id")} == {
+        k: purchase[k] for k in ("subscription_id", "account_id", "organisation_id")
+    }
+    assert hub.head() == head
+    assert len(hub.container.services.gateway.charges()) == 1
+
+
+def test_an_answer_the_store_failed_to_keep_is_recovered_at_once_by_the_same_process(
+    hub, monkeypatch
+):
+    """The process outlives the outage: it marks the key as unanswered at its next claim,
+    so the repeat needs no grace period."""
+    done = hub.subscriber()
+    path = f"/v1/subscriptions/{done['subscription_id']}/usage"
+    lose_the_next_answer(monkeypatch, process_dies=False)
+
+    first = hub.post(path, {"responses": 3}, key="usage-outage")
+    head = hub.head()
+    repeat = hub.post(path, {"responses": 3}, key="usage-outage")
+
+    hub.problem(first, 503, "store-unavailable")
+    assert hub.ok(repeat) == {"position": head, "recovered": True}
+    assert hub.head() == head
+    assert hub.subscription(done["subscription_id"])["usage"]["responses"] == 3
+
+
+def test_a_key_that_could_not_be_released_during_an_outage_is_free_for_the_retry(hub, monkeypatch):
+    """A 5xx before anything was recorded frees the key; when the store is also down for
+    that release, the key is freed at the next claim instead of being held as in use."""
+    started = hub.verified_new_buyer()
+    gateway = hub.container.services.gateway
+    real_charge, real_release = gateway.charge, IdempotencyStore._release
+    outage = []
+
+    def unavailable_once(request, at):
+        if not outage:
+            outage.append(request)
+            raise StoreUnavailable("the processor's ledger is unreachable")
+        return real_charge(request, at)
+
+    def release_during_the_outage(self, scope_hash):
+        if len(outage) == 1:
+            outage.append(scope_hash)
+            raise StoreUnavailable("the store is unreachable")
+        return real_release(self, scope_hash)
+
+    gateway.charge = unavailable_once
+    monkeypatch.setattr(IdempotencyStore, "_release", release_during_the_outage)
+    body = hub.completion(new_buyer=True)
+
+    first = hub.complete(started["purchase_id"], body, key="outage-release")
+    repeat = hub.complete(started["purchase_id"], body, key="outage-release")
+
+    hub.problem(first, 503, "store-unavailable")
+    assert len(outage) == 2
+    assert hub.ok(repeat)["status"] == "completed"
+    assert len(gateway.charges()) == 1
+
+
+def test_a_keys_table_made_before_the_committed_mark_gains_its_columns(container):
+    database = container.services.database
+    database.create(
+        [
+            """CREATE TABLE idempotency_keys (
+                scope_hash TEXT PRIMARY KEY, body_hash TEXT NOT NULL, state TEXT NOT NULL,
+                status INTEGER, headers TEXT, body TEXT, created_at TEXT NOT NULL)"""
+        ]
+    )
+    with database.transaction() as tx:
+        tx.execute(
+            "INSERT INTO idempotency_keys (scope_hash, body_hash, state, status, headers, body,"
+            " created_at) VALUES ('old', 'b', 'done', 201, '[]', '{}', '2027-01-31T09:00:00+00:00')"
+        )
+
+    store = IdempotencyStore(database)
+    IdempotencyStore(database)  # a second process starting on the same table
+
+    assert store.claim("old", "b")["status"] == 201
+    assert store.claim("new", "b") is None
+    with database.transaction(commit=False) as tx:
+        rows = tx.all("SELECT scope_hash, position, committed_at, created FROM idempotency_keys")
+    assert sorted(row["scope_hash"] for row in rows) == ["new", "old"]
+    assert all(row["position"] is None for row in rows)

@@ -10,30 +10,18 @@ its first window opens on 2027-09-02; term 2 is 2028-01-01 → 2028-12-31 (windo
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
-import psycopg
 import pytest
-from psycopg import sql
+
+from lifecycle_server import COMMANDS_SECRET, OPS_SECRET, LifecycleServer
 
 pytestmark = pytest.mark.e2e
 
-POSTGRES_URL_VARIABLE = "LIFECYCLE_TEST_POSTGRES_URL"
-TOKENS = "hub:hub-secret-0123456789:views+commands;ops:ops-secret-0123456789:ops+views"
-HUB = {"Authorization": "Bearer hub-secret-0123456789"}
-OPS = {"Authorization": "Bearer ops-secret-0123456789"}
+HUB = {"Authorization": f"Bearer {COMMANDS_SECRET}"}
+OPS = {"Authorization": f"Bearer {OPS_SECRET}"}
 ACCOUNT_SERVICES = "renewals-desk@example.com"
 
 OLIVE = {"first_name": "Olive", "last_name": "Owner", "email": "olive@customer.example"}
@@ -41,93 +29,10 @@ BILL = {"first_name": "Bill", "last_name": "Payer", "email": "bill@customer.exam
 NORA = {"first_name": "Nora", "last_name": "Ledger", "email": "nora@customer.example"}
 
 
-# --- a server of our own ---------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _lifecycle_command() -> list[str]:
-    script = shutil.which("lifecycle", path=str(Path(sys.executable).parent))
-    return [script] if script else [sys.executable, "-m", "api.cli"]
-
-
 @pytest.fixture
-def fresh_postgres_url() -> Iterator[str]:
-    """A new, empty PostgreSQL database for this story, dropped after it."""
-    admin_url = os.environ.get(POSTGRES_URL_VARIABLE, "")
-    if not admin_url:
-        pytest.fail(
-            f"{POSTGRES_URL_VARIABLE} is not set: the end-to-end story needs a PostgreSQL "
-            "server. Run ./scripts/test, which starts one.",
-            pytrace=False,
-        )
-    name = f"lifecycle_e2e_{uuid.uuid4().hex}"
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    parts = urlsplit(admin_url)
-    try:
-        yield urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as admin:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
-
-
-@dataclass
-class Server:
-    base_url: str
-    process: subprocess.Popen[bytes]
-    log: Path
-
-
-@pytest.fixture
-def server(fresh_postgres_url: str, tmp_path: Path) -> Iterator[Server]:
-    """``lifecycle serve`` under the manual clock; stopped (by its pid) after the story."""
-    port = _free_port()
-    log = tmp_path / "server.log"
-    env = {
-        **os.environ,
-        "LIFECYCLE_DATABASE_URL": fresh_postgres_url,
-        "LIFECYCLE_CLOCK": "manual",
-        "LIFECYCLE_CLOCK_START": "2027-01-31T09:00:00Z",
-        "LIFECYCLE_API_TOKENS": TOKENS,
-        "LIFECYCLE_LINK_SECRET": "e2e-link-secret-0123456789abcdef",
-        "LIFECYCLE_ACCOUNT_SERVICES_EMAIL": ACCOUNT_SERVICES,
-    }
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [*_lifecycle_command(), "serve", "--port", str(port), "--log-level", "warning"],
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"lifecycle serve exited early:\n{log.read_text()}", pytrace=False)
-            try:
-                if httpx.get(f"{base_url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"lifecycle serve did not start:\n{log.read_text()}", pytrace=False)
-            time.sleep(0.2)
-        yield Server(base_url, process, log)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+def server(postgres_url: str, serve: Callable[..., LifecycleServer]) -> LifecycleServer:
+    """``lifecycle serve`` on a fresh PostgreSQL database, under the manual clock."""
+    return serve(postgres_url, account_services_email=ACCOUNT_SERVICES)
 
 
 class Api:
@@ -170,7 +75,7 @@ class Api:
 
 
 def test_a_contract_is_created_renewed_as_is_then_renewed_with_a_change_of_scope(
-    server: Server,
+    server: LifecycleServer,
 ) -> None:
     api = Api(server.base_url)
 
@@ -364,7 +269,7 @@ def test_a_contract_is_created_renewed_as_is_then_renewed_with_a_change_of_scope
 
 
 def test_an_uncontacted_renewal_is_escalated_and_an_opt_out_ends_the_contract(
-    server: Server,
+    server: LifecycleServer,
 ) -> None:
     api = Api(server.base_url)
     organisation_id = api.post(
