@@ -4,16 +4,22 @@ content type, JSON shape, and raw card data (refused before anything is stored o
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
+from urllib.parse import parse_qsl
 
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth import TokenRegistry, is_public, scope_for
 from api.problems import problem
-from lifecycle.cards import raw_card_data
+from lifecycle.cards import SECURITY_CODE_KEYS, looks_like_card_number, raw_card_data
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_JSON_DEPTH = 32
+MAX_INTEGER_DIGITS = 4300
+"""Python's own default limit on converting digits to an integer: no number the API
+takes comes near it, and converting longer ones costs time quadratic in their length."""
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 BODY_KEY = "lifecycle.body"
@@ -25,21 +31,88 @@ class BodyTooLarge(Exception):
     pass
 
 
+class NumberTooLong(ValueError):
+    pass
+
+
+def _integer(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INTEGER_DIGITS:
+        raise NumberTooLong(text[:20])
+    return int(text)
+
+
 def _is_json_type(content_type: str) -> bool:
     media = content_type.split(";", 1)[0].strip().lower()
     return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
 
 
-def json_depth_exceeds(document: Any, limit: int) -> bool:
-    stack: list[tuple[Any, int]] = [(document, 1)]
-    while stack:
-        value, depth = stack.pop()
-        if isinstance(value, (dict, list)):
+_STRUCTURE = re.compile(r'[\[\]{}"\\]')
+"""The characters that open or close an array, an object or a string, and the escape."""
+
+
+def nesting_exceeds(text: str, limit: int) -> bool:
+    """Whether JSON text nests arrays and objects deeper than ``limit`` (the outermost
+    value is level 1), decided from its brackets outside strings, before and without
+    parsing it: a refused body never becomes Python objects."""
+    if text.count("[") + text.count("{") <= limit:
+        return False
+    depth = 0
+    in_string = False
+    escaped_at = -1
+    for match in _STRUCTURE.finditer(text):
+        at = match.start()
+        if at == escaped_at:
+            continue
+        char = text[at]
+        if in_string:
+            if char == "\\":
+                escaped_at = at + 1
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
             if depth > limit:
                 return True
-            children = value.values() if isinstance(value, dict) else value
-            stack.extend((child, depth + 1) for child in children)
+        elif char in "]}":
+            depth -= 1
     return False
+
+
+def card_data_outside_body(scope: Scope) -> str | None:
+    """Where raw card data sits in the path, the query string or a header (the
+    ``Authorization`` header aside), or ``None``: these are recorded too (an
+    idempotency key and a correlation id are stored with every event), so the rule
+    for bodies holds for them as well. Names the place, never the value."""
+    for segment in scope["path"].split("/"):
+        if looks_like_card_number(segment):
+            return "the path"
+    query = scope.get("query_string", b"").decode("latin-1")
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        if name.lower() in SECURITY_CODE_KEYS or any(map(looks_like_card_number, (name, value))):
+            return "the query string"
+    for name, raw in scope.get("headers", ()):
+        if name == b"authorization":
+            continue
+        header = name.decode("latin-1")
+        if looks_like_card_number(header):
+            return "a header's name"
+        if looks_like_card_number(raw.decode("latin-1")):
+            return f"the {header} header"
+    return None
+
+
+def card_data_refused(place: str) -> JSONResponse:
+    """422 ``raw-card-data-refused``; ``place`` says where (``at body.card.number``,
+    ``in the path``), never what."""
+    return problem(
+        422,
+        "raw-card-data-refused",
+        "Raw card data refused",
+        "send a payment token from the payment processor, never a card number or "
+        f"security code (found {place})",
+    )
 
 
 def nul_location(document: Any) -> list[str | int] | None:
@@ -113,6 +186,10 @@ class RequestGuard:
                 )(scope, receive, send)
                 return
             scope.setdefault("state", {})[TOKEN_KEY] = token
+        where = card_data_outside_body(scope)
+        if where is not None:
+            await card_data_refused(f"in {where}")(scope, receive, send)
+            return
         if method not in BODY_METHODS:
             await self.app(scope, receive, send)
             return
@@ -137,13 +214,13 @@ class RequestGuard:
                 )(scope, receive, send)
                 return
             try:
-                document = json.loads(body)
-            except (ValueError, RecursionError):
+                text = body.decode("utf-8-sig")
+            except UnicodeDecodeError:
                 await problem(
-                    415, "unsupported-media-type", "Unsupported media type", "the body is not JSON"
+                    415, "unsupported-media-type", "Unsupported media type", "send JSON in UTF-8"
                 )(scope, receive, send)
                 return
-            if json_depth_exceeds(document, MAX_JSON_DEPTH):
+            if nesting_exceeds(text, MAX_JSON_DEPTH):
                 await problem(
                     422,
                     "invalid-request",
@@ -152,15 +229,25 @@ class RequestGuard:
                     errors=[{"loc": ["body"], "msg": "nested too deeply"}],
                 )(scope, receive, send)
                 return
-            where = raw_card_data(document)
-            if where is not None:
+            try:
+                document = json.loads(text, parse_int=_integer)
+            except NumberTooLong:
                 await problem(
                     422,
-                    "raw-card-data-refused",
-                    "Raw card data refused",
-                    "send a payment token from the payment processor, never a card number or "
-                    f"security code (found at {where})",
+                    "invalid-request",
+                    "The request is not valid",
+                    f"numbers of more than {MAX_INTEGER_DIGITS} digits are refused",
+                    errors=[{"loc": ["body"], "msg": "number too long"}],
                 )(scope, receive, send)
+                return
+            except (ValueError, RecursionError):
+                await problem(
+                    415, "unsupported-media-type", "Unsupported media type", "the body is not JSON"
+                )(scope, receive, send)
+                return
+            where = raw_card_data(document)
+            if where is not None:
+                await card_data_refused(f"at {where}")(scope, receive, send)
                 return
             nul_at = nul_location(document)
             if nul_at is not None:

@@ -17,10 +17,14 @@ class Money(Out):
 
 
 class Problem(Out):
+    """An RFC 9457 problem (``application/problem+json``)."""
+
     type: str
     title: str
     status: int
     detail: str | None = None
+    errors: list[dict[str, Any]] | None = None
+    """With ``invalid-request``: one entry per error, ``{loc, msg}``."""
 
 
 class Positioned(Out):
@@ -294,7 +298,100 @@ class QuoteIssued(Renewal):
     quote_id: str
 
 
+# --- the hub's profile and its commands -------------------------------------------------
+
+
+class EmailPreferences(Positioned):
+    account_id: str
+    email_preferences: dict[str, bool]
+    """``personalised_learning``, ``news_and_updates``, ``customer_events``, and
+    ``operational_updates`` for brand admins only."""
+    version: int
+
+
+class AccountTeam(Positioned):
+    organisation_id: str
+    account_executive: dict[str, Any] | None = None
+    success_manager: dict[str, Any] | None = None
+    intake_form_url: str | None = None
+    brand_admin_contact: dict[str, Any] | None = None
+    version: int
+
+
+class CommunityAccount(Positioned):
+    account_id: str
+    community: dict[str, Any] | None
+    version: int
+
+
+class CertificationRecorded(Out):
+    account_id: str
+    certifications: list[dict[str, Any]]
+    position: int
+
+
+class ContractSummary(Out):
+    contract_id: str
+    number: int
+    start_date: str
+    end_date: str
+    licences: list[str]
+    term_months: int
+
+
+class ProfileContract(ContractSummary):
+    status: Literal["active", "ended"]
+    primary_contact: dict[str, Any]
+    billing_contact: dict[str, Any]
+    renewal: dict[str, Any] | None
+
+
+class Profile(Out):
+    """Sections the viewer may not see are absent (R50-R56)."""
+
+    account_id: str
+    account: dict[str, Any]
+    account_team: dict[str, Any]
+    account_deletion: dict[str, Any]
+    email_preferences: dict[str, bool] | None = None
+    billing_details: dict[str, Any] | None = None
+    contracts: list[ContractSummary] | None = None
+    connected_accounts: dict[str, Any] | None = None
+
+
+class RebuildStarted(ProjectionStatus):
+    started: bool
+    """``false`` when a rebuild of this projection was already running."""
+
+
+# --- problems ------------------------------------------------------------------------------
+
+PROBLEM_JSON = "application/problem+json"
+
+_PROBLEM_SCHEMA = Problem.model_json_schema()
+
+PROBLEM_STATUSES: dict[int, str] = {
+    401: "no or an unknown bearer token (`unauthorized`); on the email-preferences link, "
+    "a bad or expired link (`invalid-link`)",
+    403: "the token lacks the route's scope (`forbidden`), or the acting user may not do "
+    "this (`not-your-organisation`, `not-brand-admin`, `own-user-type`)",
+    404: "an unknown id (`not-found`)",
+    409: "the resource's state does not allow the command",
+    412: "`If-Match` names an older version (`version-conflict`)",
+    413: "the body is over 64 KiB (`payload-too-large`)",
+    415: "a non-empty body that is not JSON (`unsupported-media-type`)",
+    422: "the request is not valid (`invalid-request`, with `errors`), carries raw card "
+    "data (`raw-card-data-refused`), or a rule refuses it",
+    503: "a view has not reached `min_position` in time (`projection-behind`), or the store "
+    "cannot be reached (`store-unavailable`); see `Retry-After`",
+}
+
+
+def problem_response(description: str) -> dict[str, Any]:
+    """An OpenAPI response answered with an RFC 9457 problem."""
+    return {"description": description, "content": {PROBLEM_JSON: {"schema": _PROBLEM_SCHEMA}}}
+
+
 PROBLEMS: dict[int | str, dict[str, Any]] = {
-    code: {"model": Problem, "content": {"application/problem+json": {}}}
-    for code in (401, 403, 404, 409, 412, 413, 415, 422, 503)
+    status: problem_response(description) for status, description in PROBLEM_STATUSES.items()
 }

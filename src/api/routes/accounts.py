@@ -9,6 +9,7 @@ from api import models
 from api import representations as show
 from api.deps import CallerDep, IfMatchDep, MinPosition, ReaderDep, ServicesDep
 from api.responses import created, parse_id, resource
+from api.routes.access import ReadingCallerDep, check_actor_in
 from api.schemas import AddUser, ChangeAccount, OpenAccount
 from commands import accounts, contracts
 from lifecycle.account import Account
@@ -35,9 +36,15 @@ def open_account(body: OpenAccount, services: ServicesDep, caller: CallerDep) ->
 
 @router.get("/v1/accounts/{account_id}", response_model=models.Account)
 def get_account(
-    account_id: str, services: ServicesDep, _: ReaderDep, min_position: MinPosition = None
+    account_id: str,
+    services: ServicesDep,
+    _: ReaderDep,
+    reading: ReadingCallerDep,
+    min_position: MinPosition = None,
 ) -> JSONResponse:
-    return resource(show.account(services.load(Account, parse_id(account_id, "account"), "account")))
+    account = services.load(Account, parse_id(account_id, "account"), "account")
+    check_actor_in(services, reading, account.organisation_id)
+    return resource(show.account(account))
 
 
 @router.patch("/v1/accounts/{account_id}", response_model=models.Account)
@@ -70,9 +77,14 @@ def add_user(
 
 @router.get("/v1/organisations/{organisation_id}", response_model=models.Organisation)
 def get_organisation(
-    organisation_id: str, services: ServicesDep, _: ReaderDep, min_position: MinPosition = None
+    organisation_id: str,
+    services: ServicesDep,
+    _: ReaderDep,
+    reading: ReadingCallerDep,
+    min_position: MinPosition = None,
 ) -> JSONResponse:
     org = services.load(Organisation, parse_id(organisation_id, "organisation"), "organisation")
+    check_actor_in(services, reading, org.id)
     return resource(show.organisation(org))
 
 
@@ -80,10 +92,15 @@ def get_organisation(
     "/v1/organisations/{organisation_id}/subscriptions", response_model=list[models.Subscription]
 )
 def list_subscriptions(
-    organisation_id: str, services: ServicesDep, _: ReaderDep, min_position: MinPosition = None
+    organisation_id: str,
+    services: ServicesDep,
+    _: ReaderDep,
+    reading: ReadingCallerDep,
+    min_position: MinPosition = None,
 ) -> JSONResponse:
     """The organisation's subscriptions, newest first."""
     org = services.load(Organisation, parse_id(organisation_id, "organisation"), "organisation")
+    check_actor_in(services, reading, org.id)
     subs = [services.load(Subscription, i, "subscription") for i in reversed(org.subscription_ids)]
     return JSONResponse([show.subscription(s) for s in subs])
 
@@ -92,10 +109,14 @@ def list_subscriptions(
     "/v1/organisations/{organisation_id}/contracts", response_model=list[models.Contract]
 )
 def list_contracts(
-    organisation_id: str, services: ServicesDep, _: ReaderDep, min_position: MinPosition = None
+    organisation_id: str,
+    services: ServicesDep,
+    _: ReaderDep,
+    reading: ReadingCallerDep,
+    min_position: MinPosition = None,
 ) -> JSONResponse:
     """The organisation's contracts as their GET shows them, newest first."""
-    found = contracts.organisation_contracts(
-        services, parse_id(organisation_id, "organisation")
-    )
+    org = services.load(Organisation, parse_id(organisation_id, "organisation"), "organisation")
+    check_actor_in(services, reading, org.id)
+    found = contracts.organisation_contracts(services, org.id)
     return JSONResponse([show.contract(c) for c in found])

@@ -18,6 +18,8 @@ from api.bootstrap import Container
 from api.deps import ContainerDep, MinPosition, ReaderDep, wait_for_projection
 from api.guard import TOKEN_KEY
 from api.responses import parse_id
+from api.routes.access import ReadingCallerDep, check_actor_in
+from commands.context import Caller
 from lifecycle.errors import NotFound, NotPermitted
 from projections.audit_chain import NAME as CHAIN, AuditLog
 from projections.audit_lines import canonical
@@ -90,6 +92,17 @@ def history_of(container: Container, kind: str, aggregate_id: str) -> list[dict[
     return entries
 
 
+def check_actor_reads(container: Container, kind: str, aggregate_id: str, reading: Caller) -> None:
+    """With ``X-Actor``, the audit of another organisation's contract or subscription is
+    not the acting user's to read (403 ``not-your-organisation``)."""
+    if reading.actor_id is None:
+        return
+    audited_kind = audited(kind)
+    uid = _aggregate_id(audited_kind, aggregate_id)
+    aggregate = container.services.find(audited_kind.aggregate_class(), uid)
+    check_actor_in(container.services, reading, getattr(aggregate, "organisation_id", None))
+
+
 def state_as_of(container: Container, kind: str, aggregate_id: str, as_of: Any) -> dict[str, Any]:
     audited_kind = audited(kind)
     uid = _aggregate_id(audited_kind, aggregate_id)
@@ -144,11 +157,14 @@ def history(
     aggregate_id: str,
     container: ContainerDep,
     _: ReaderDep,
+    reading: ReadingCallerDep,
     min_position: MinPosition = None,
 ) -> JSONResponse:
     """Every event of the contract or subscription, oldest first (``kind`` is
     ``contracts`` or ``subscriptions``)."""
-    return JSONResponse(history_of(container, kind, aggregate_id))
+    entries = history_of(container, kind, aggregate_id)
+    check_actor_reads(container, kind, aggregate_id, reading)
+    return JSONResponse(entries)
 
 
 @router.get("/v1/audit/{kind}/{aggregate_id}", response_model=dict[str, Any])
@@ -157,6 +173,7 @@ def as_of(
     aggregate_id: str,
     container: ContainerDep,
     _: ReaderDep,
+    reading: ReadingCallerDep,
     as_of: Annotated[
         AwareDatetime,
         Query(description="an RFC 3339 instant with its offset, e.g. 2027-03-01T00:00:00Z"),
@@ -165,4 +182,6 @@ def as_of(
 ) -> JSONResponse:
     """The contract or subscription as its GET would have answered at ``as_of``: the
     events recorded at or before that instant. 404 before it existed."""
-    return JSONResponse(state_as_of(container, kind, aggregate_id, as_of))
+    state = state_as_of(container, kind, aggregate_id, as_of)
+    check_actor_reads(container, kind, aggregate_id, reading)
+    return JSONResponse(state)

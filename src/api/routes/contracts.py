@@ -11,6 +11,7 @@ from api import models
 from api import representations as show
 from api.deps import CallerDep, IfMatchDep, MinPosition, ReaderDep, ServicesDep
 from api.responses import parse_id, resource
+from api.routes.access import ReadingCallerDep, check_actor_in
 from api.schemas import (
     AlignScope,
     ConfirmQuote,
@@ -69,9 +70,14 @@ def create_contract(body: CreateContract, services: ServicesDep, caller: CallerD
 
 @router.get("/v1/contracts/{contract_id}", response_model=models.Contract)
 def get_contract(
-    contract_id: str, services: ServicesDep, _: ReaderDep, min_position: MinPosition = None
+    contract_id: str,
+    services: ServicesDep,
+    _: ReaderDep,
+    reading: ReadingCallerDep,
+    min_position: MinPosition = None,
 ) -> JSONResponse:
     contract = services.load(Contract, parse_id(contract_id, "contract"), "contract")
+    check_actor_in(services, reading, contract.organisation_id)
     return resource(show.contract(contract))
 
 
@@ -94,10 +100,15 @@ def change_contact(
 
 @router.get("/v1/contracts/{contract_id}/renewal", response_model=models.Renewal)
 def get_contract_renewal(
-    contract_id: str, services: ServicesDep, _: ReaderDep, min_position: MinPosition = None
+    contract_id: str,
+    services: ServicesDep,
+    _: ReaderDep,
+    reading: ReadingCallerDep,
+    min_position: MinPosition = None,
 ) -> JSONResponse:
     """The current term's renewal once its window has opened, else the previous term's."""
     contract = services.load(Contract, parse_id(contract_id, "contract"), "contract")
+    check_actor_in(services, reading, contract.organisation_id)
     renewal = contracts.current_renewal(services, contract)
     if renewal is None:
         opens_on = contract.end_date - Renewal.OPENS_BEFORE
@@ -113,9 +124,14 @@ def get_contract_renewal(
 
 @router.get("/v1/renewals/{renewal_id}", response_model=models.Renewal)
 def get_renewal(
-    renewal_id: str, services: ServicesDep, _: ReaderDep, min_position: MinPosition = None
+    renewal_id: str,
+    services: ServicesDep,
+    _: ReaderDep,
+    reading: ReadingCallerDep,
+    min_position: MinPosition = None,
 ) -> JSONResponse:
     renewal = services.load(Renewal, parse_id(renewal_id, "renewal"), "renewal")
+    check_actor_in(services, reading, renewal.organisation_id)
     return _renewal(services, renewal)
 
 

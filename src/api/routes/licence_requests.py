@@ -9,6 +9,7 @@ from api import models
 from api import representations as show
 from api.deps import CallerDep, IfMatchDep, MinPosition, ReaderDep, ServicesDep
 from api.responses import parse_id, resource
+from api.routes.access import ReadingCallerDep, check_actor_in
 from api.schemas import DeclineLicenceRequest, FulfilLicenceRequest
 from commands import licence_requests
 from lifecycle.licence_request import LicenceRequest
@@ -18,11 +19,16 @@ router = APIRouter(tags=["subscriptions"], responses=models.PROBLEMS)
 
 @router.get("/v1/licence-requests/{licence_request_id}", response_model=models.LicenceRequest)
 def get_licence_request(
-    licence_request_id: str, services: ServicesDep, _: ReaderDep, min_position: MinPosition = None
+    licence_request_id: str,
+    services: ServicesDep,
+    _: ReaderDep,
+    reading: ReadingCallerDep,
+    min_position: MinPosition = None,
 ) -> JSONResponse:
     request = services.load(
         LicenceRequest, parse_id(licence_request_id, "licence request"), "licence request"
     )
+    check_actor_in(services, reading, request.organisation_id)
     return resource(show.licence_request(request))
 
 

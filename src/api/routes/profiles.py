@@ -6,16 +6,26 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Any, Literal
+from uuid import UUID
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import AnyHttpUrl, Field
 
 from api import models
-from api.deps import CallerDep, ContainerDep, MinPosition, ReaderDep, ServicesDep, wait_for_projection
+from api.deps import (
+    CallerDep,
+    ContainerDep,
+    MinPosition,
+    ReaderDep,
+    ServicesDep,
+    wait_for_projection,
+)
 from api.responses import created, parse_id, resource
+from api.routes.access import ReadingCallerDep, check_actor_in
 from api.schemas import Body, Count, Email, Text
 from commands import profiles
+from commands.context import Caller
 from lifecycle.account import OPERATIONAL_UPDATES, PREFERENCE_CATEGORIES, Account
 from lifecycle.errors import NotFound
 from projections import profile_policy as policy
@@ -77,7 +87,9 @@ def _preferences_answer(account: Account, position: int | None = None) -> JSONRe
 # --- commands ---------------------------------------------------------------------------
 
 
-@router.put("/v1/accounts/{account_id}/email-preferences")
+@router.put(
+    "/v1/accounts/{account_id}/email-preferences", response_model=models.EmailPreferences
+)
 def change_email_preferences(
     account_id: str, body: EmailPreferencesIn, services: ServicesDep, caller: CallerDep
 ) -> JSONResponse:
@@ -88,13 +100,13 @@ def change_email_preferences(
     return _preferences_answer(done.value, done.position)
 
 
-@router.get("/v1/email-preferences/{link_token}")
+@router.get("/v1/email-preferences/{link_token}", response_model=models.EmailPreferences)
 def email_preferences_by_link(link_token: str, services: ServicesDep) -> JSONResponse:
     """The manage-subscriptions link of an email: the signed token names the account."""
     return _preferences_answer(profiles.account_of_link(services, link_token))
 
 
-@router.put("/v1/email-preferences/{link_token}")
+@router.put("/v1/email-preferences/{link_token}", response_model=models.EmailPreferences)
 def change_email_preferences_by_link(
     link_token: str, body: EmailPreferencesIn, services: ServicesDep, caller: CallerDep
 ) -> JSONResponse:
@@ -104,7 +116,9 @@ def change_email_preferences_by_link(
     return _preferences_answer(done.value, done.position)
 
 
-@router.put("/v1/organisations/{organisation_id}/account-team")
+@router.put(
+    "/v1/organisations/{organisation_id}/account-team", response_model=models.AccountTeam
+)
 def set_account_team(
     organisation_id: str, body: AccountTeamIn, services: ServicesDep, caller: CallerDep
 ) -> JSONResponse:
@@ -121,7 +135,9 @@ def set_account_team(
     )
 
 
-@router.put("/v1/accounts/{account_id}/community-account")
+@router.put(
+    "/v1/accounts/{account_id}/community-account", response_model=models.CommunityAccount
+)
 def link_community_account(
     account_id: str, body: CommunityAccountIn, services: ServicesDep, caller: CallerDep
 ) -> JSONResponse:
@@ -134,7 +150,11 @@ def link_community_account(
     )
 
 
-@router.post("/v1/accounts/{account_id}/certifications", status_code=201)
+@router.post(
+    "/v1/accounts/{account_id}/certifications",
+    status_code=201,
+    response_model=models.CertificationRecorded,
+)
 def record_certification(
     account_id: str, body: CertificationIn, services: ServicesDep, caller: CallerDep
 ) -> JSONResponse:
@@ -150,7 +170,9 @@ def record_certification(
 # --- views ------------------------------------------------------------------------------
 
 
-def _viewer(container: Any, account_id: str, min_position: int | None) -> tuple[dict[str, Any], dict[str, Any]]:
+def _viewer(
+    container: Any, account_id: str, reading: Caller, min_position: int | None
+) -> tuple[dict[str, Any], dict[str, Any]]:
     wait_for_projection(container, container.runners["profiles"], min_position)
     wait_for_projection(container, container.runners["contracts"], min_position)
     rows = ProfileRows(container.services.database)
@@ -158,42 +180,54 @@ def _viewer(container: Any, account_id: str, min_position: int | None) -> tuple[
     organisation = rows.organisation(account["organisation_id"]) if account else None
     if account is None or organisation is None:
         raise NotFound(f"account {account_id} not found")
+    check_actor_in(container.services, reading, UUID(account["organisation_id"]))
     return account, organisation
 
 
-@router.get("/v1/profiles/{account_id}")
+@router.get("/v1/profiles/{account_id}", response_model=models.Profile)
 def get_profile(
-    account_id: str, container: ContainerDep, _: ReaderDep, min_position: MinPosition = None
+    account_id: str,
+    container: ContainerDep,
+    _: ReaderDep,
+    reading: ReadingCallerDep,
+    min_position: MinPosition = None,
 ) -> JSONResponse:
     """The profile as this account sees it (R50-R56); sections it may not see are absent."""
-    account, organisation = _viewer(container, account_id, min_position)
+    account, organisation = _viewer(container, account_id, reading, min_position)
     database = container.services.database
     billing = ProfileRows(database).billing(organisation.get("subscription_id"))
     contracts = ContractRows(database).of_organisation(account["organisation_id"])
     return JSONResponse(policy.profile(account, organisation, billing, contracts))
 
 
-@router.get("/v1/profiles/{account_id}/contracts")
+@router.get("/v1/profiles/{account_id}/contracts", response_model=list[models.ContractSummary])
 def get_profile_contracts(
-    account_id: str, container: ContainerDep, _: ReaderDep, min_position: MinPosition = None
+    account_id: str,
+    container: ContainerDep,
+    _: ReaderDep,
+    reading: ReadingCallerDep,
+    min_position: MinPosition = None,
 ) -> JSONResponse:
     """The contracts this account may see (R54), as summaries."""
-    account, organisation = _viewer(container, account_id, min_position)
+    account, organisation = _viewer(container, account_id, reading, min_position)
     contracts = ContractRows(container.services.database).of_organisation(account["organisation_id"])
     visible = policy.visible_contracts(account, organisation, contracts)
     return JSONResponse([policy.contract_summary(c) for c in visible])
 
 
-@router.get("/v1/profiles/{account_id}/contracts/{contract_id}")
+@router.get(
+    "/v1/profiles/{account_id}/contracts/{contract_id}", response_model=models.ProfileContract
+)
 def get_profile_contract(
     account_id: str,
     contract_id: str,
     container: ContainerDep,
     _: ReaderDep,
+    reading: ReadingCallerDep,
     min_position: MinPosition = None,
 ) -> JSONResponse:
     """One visible contract with its contacts and its renewal; 404 when not visible."""
-    account, organisation = _viewer(container, account_id, min_position)
+    account, organisation = _viewer(container, account_id, reading, min_position)
     rows = ContractRows(container.services.database)
     wanted = str(parse_id(contract_id, "contract"))
     for contract in policy.visible_contracts(

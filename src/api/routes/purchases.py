@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
@@ -9,8 +11,11 @@ from api import models
 from api import representations as show
 from api.deps import CallerDep, IfMatchDep, MinPosition, ReaderDep, ServicesDep
 from api.responses import created, parse_id, resource
+from api.routes.access import ReadingCallerDep, check_actor_in
 from api.schemas import ChooseDatacenter, CompletePurchase, StartPurchase, VerifyPurchase
 from commands import purchases
+from commands.context import Caller
+from commands.services import Services
 from lifecycle.purchase import Purchase
 
 router = APIRouter(tags=["self-service purchase"], responses=models.PROBLEMS)
@@ -42,9 +47,25 @@ def start_purchase(body: StartPurchase, services: ServicesDep, caller: CallerDep
 
 @router.get("/v1/purchases/{purchase_id}", response_model=models.Purchase)
 def get_purchase(
-    purchase_id: str, services: ServicesDep, _: ReaderDep, min_position: MinPosition = None
+    purchase_id: str,
+    services: ServicesDep,
+    _: ReaderDep,
+    reading: ReadingCallerDep,
+    min_position: MinPosition = None,
 ) -> JSONResponse:
-    return resource(show.purchase(services.load(Purchase, parse_id(purchase_id, "purchase"), "purchase")))
+    purchase = services.load(Purchase, parse_id(purchase_id, "purchase"), "purchase")
+    check_actor_in(services, reading, purchase.organisation_id)
+    return resource(show.purchase(purchase))
+
+
+def _check_purchase_actor(services: Services, caller: Caller, purchase_id: UUID) -> None:
+    """The handlers of verify and datacenter check no actor, and completion checks one
+    only on an upgrade: an acting user may not touch another organisation's purchase,
+    nor a new buyer's, which belongs to no organisation until it completes."""
+    if caller.actor_id is None:
+        return
+    purchase = services.load(Purchase, purchase_id, "purchase")
+    check_actor_in(services, caller, purchase.organisation_id)
 
 
 @router.post("/v1/purchases/{purchase_id}/verify", response_model=models.Purchase)
@@ -55,9 +76,9 @@ def verify_purchase(
     caller: CallerDep,
     version: IfMatchDep,
 ) -> JSONResponse:
-    done = purchases.verify_purchase(
-        services, caller, parse_id(purchase_id, "purchase"), body.token, version
-    )
+    uid = parse_id(purchase_id, "purchase")
+    _check_purchase_actor(services, caller, uid)
+    done = purchases.verify_purchase(services, caller, uid, body.token, version)
     return resource(show.purchase(done.value), done.position)
 
 
@@ -69,16 +90,16 @@ def choose_datacenter(
     caller: CallerDep,
     version: IfMatchDep,
 ) -> JSONResponse:
-    done = purchases.choose_datacenter(
-        services, caller, parse_id(purchase_id, "purchase"), body.datacenter, version
-    )
+    uid = parse_id(purchase_id, "purchase")
+    _check_purchase_actor(services, caller, uid)
+    done = purchases.choose_datacenter(services, caller, uid, body.datacenter, version)
     return resource(show.purchase(done.value), done.position)
 
 
 @router.post(
     "/v1/purchases/{purchase_id}/complete",
     response_model=models.Purchase,
-    responses={402: {"model": models.Problem, "description": "the card was declined"}},
+    responses={402: models.problem_response("the card was declined (`payment-declined`)")},
 )
 def complete_purchase(
     purchase_id: str,
@@ -88,10 +109,12 @@ def complete_purchase(
     version: IfMatchDep,
 ) -> JSONResponse:
     """Charge the card; on approval create the licence (and a new buyer's organisation)."""
+    uid = parse_id(purchase_id, "purchase")
+    _check_purchase_actor(services, caller, uid)
     done = purchases.complete_purchase(
         services,
         caller,
-        parse_id(purchase_id, "purchase"),
+        uid,
         payment_token=body.payment_token,
         billing_address=body.billing_address.model_dump(exclude_none=True),
         accept_terms=bool(body.accept_terms),

@@ -9,6 +9,7 @@ from api import models
 from api import representations as show
 from api.deps import CallerDep, IfMatchDep, MinPosition, ReaderDep, ServicesDep
 from api.responses import created, parse_id, resource
+from api.routes.access import ReadingCallerDep, check_actor_in
 from api.schemas import CancelRenewal, RecordUsage, ReplaceCard, SubmitLicenceRequest
 from commands import licence_requests, subscriptions
 from lifecycle.subscription import Subscription
@@ -18,9 +19,14 @@ router = APIRouter(tags=["subscriptions"], responses=models.PROBLEMS)
 
 @router.get("/v1/subscriptions/{subscription_id}", response_model=models.Subscription)
 def get_subscription(
-    subscription_id: str, services: ServicesDep, _: ReaderDep, min_position: MinPosition = None
+    subscription_id: str,
+    services: ServicesDep,
+    _: ReaderDep,
+    reading: ReadingCallerDep,
+    min_position: MinPosition = None,
 ) -> JSONResponse:
     sub = services.load(Subscription, parse_id(subscription_id, "subscription"), "subscription")
+    check_actor_in(services, reading, sub.organisation_id)
     return resource(show.subscription(sub))
 
 
@@ -28,10 +34,15 @@ def get_subscription(
     "/v1/subscriptions/{subscription_id}/payments", response_model=list[models.Payment]
 )
 def list_payments(
-    subscription_id: str, services: ServicesDep, _: ReaderDep, min_position: MinPosition = None
+    subscription_id: str,
+    services: ServicesDep,
+    _: ReaderDep,
+    reading: ReadingCallerDep,
+    min_position: MinPosition = None,
 ) -> JSONResponse:
     """Every charge, oldest first, the purchase charge included as term 1."""
     sub = services.load(Subscription, parse_id(subscription_id, "subscription"), "subscription")
+    check_actor_in(services, reading, sub.organisation_id)
     return JSONResponse(show.payments(sub))
 
 
