@@ -11,6 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.bootstrap import Container
 from api.guard import TOKEN_KEY
+from api.logs import current_context
 from commands.context import Caller
 from commands.services import Services
 from api.problems import ProjectionBehind
@@ -51,7 +52,13 @@ def caller(
     # The key as the idempotency middleware reads it; its scope is (token, method, path).
     key = (idempotency_key or "").strip() or None
     scope = f"{request.method} {request.scope['path']}" if key else ""
-    return Caller.of(service, actor_id, key, x_correlation_id, scope)
+    made = Caller.of(service, actor_id, key, x_correlation_id, scope)
+    # From here on the request's log lines carry the ids its events record.
+    context = current_context()
+    if context is not None:
+        context.correlation_id = made.correlation_id
+        context.command_id = made.command_id
+    return made
 
 
 def if_match(

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
@@ -34,6 +36,28 @@ class DueWork(Protocol):
 
     def due(self, until: datetime, limit: int) -> list[DueItem]:
         """Items due at or before ``until``, earliest first."""
+
+
+class WorkObserver(Protocol):
+    """Told of each due item performed (the service's logs and metrics)."""
+
+    def performing(self, item: DueItem) -> AbstractContextManager[object]:
+        """A context around the item's work; an error leaving the work passes through it."""
+
+
+@dataclass(frozen=True)
+class ObservedDueWork:
+    """A ``DueWork`` whose performed items are reported to ``observer``: what the
+    factory hands to the scheduler and to the clock advance."""
+
+    due_work: DueWork
+    observer: WorkObserver
+
+    def catch_up(self) -> int:
+        return self.due_work.catch_up()
+
+    def due(self, until: datetime, limit: int) -> list[DueItem]:
+        return self.due_work.due(until, limit)
 
 
 class ClockNotManual(Conflict):
@@ -112,6 +136,14 @@ def _next_unseen(due_work: DueWork, until: datetime, seen: set[str]) -> DueItem 
     return None
 
 
+def _perform(services: Services, due_work: DueWork, item: DueItem) -> None:
+    if isinstance(due_work, ObservedDueWork):
+        with due_work.observer.performing(item):
+            perform(services, item)
+    else:
+        perform(services, item)
+
+
 def run_due(services: Services, due_work: DueWork, now: datetime) -> int:
     """Perform everything due at or before ``now`` (system clock), earliest first,
     including work that earlier items create. Each item is tried once per run, so an
@@ -119,7 +151,7 @@ def run_due(services: Services, due_work: DueWork, now: datetime) -> int:
     seen: set[str] = set()
     while (item := _next_unseen(due_work, now, seen)) is not None:
         seen.add(f"{item.key}@{item.due_at.isoformat()}")
-        perform(services, item)
+        _perform(services, due_work, item)
     return len(seen)
 
 
@@ -137,7 +169,7 @@ def advance_clock(services: Services, due_work: DueWork, to: datetime) -> int:
         seen.add(f"{item.key}@{item.due_at.isoformat()}")
         if item.due_at > clock.now():
             clock.set(item.due_at)
-        perform(services, item)
+        _perform(services, due_work, item)
     clock.set(to)
     due_work.catch_up()
     return services.head()

@@ -1,0 +1,262 @@
+"""Structured logs: one JSON object a line on stderr, carrying the ids of the request or
+the piece of time-driven work that logged it, with secrets and card data redacted.
+
+Every handler that ``log_handler`` makes has two filters, in this order:
+
+- ``ContextFilter`` adds ``request_id``, ``correlation_id`` and ``command_id`` from
+  the ``LogContext`` that the HTTP middleware (per request) or the time-driven
+  work (per due item) has bound;
+- ``RedactingFilter`` replaces bearer tokens, ``Authorization`` values, every
+  secret in ``SECRETS``, signed link tokens, Luhn-valid digit runs and the values
+  of security-code keys with ``[redacted]`` — in the message, the extra fields
+  and any traceback. The service never logs such things on purpose; this is the
+  second line of defence.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import re
+import sys
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
+from datetime import datetime, timezone
+from typing import IO, Any
+
+from pythonjsonlogger.core import RESERVED_ATTRS
+from pythonjsonlogger.json import JsonFormatter
+
+from lifecycle.cards import SECURITY_CODE_KEYS, luhn_valid
+
+REDACTED = "[redacted]"
+
+
+# --- the ids of what is being handled ------------------------------------------------
+
+
+@dataclass
+class LogContext:
+    """The ids a log line carries. Mutable on purpose: the request's caller is known
+    only once its dependency has run (in a worker thread that sees a copy of the
+    context variables, but this same object)."""
+
+    request_id: str | None = None
+    correlation_id: str | None = None
+    command_id: str | None = None
+
+
+CONTEXT_FIELDS = tuple(f.name for f in fields(LogContext))
+
+_context: contextvars.ContextVar[LogContext | None] = contextvars.ContextVar(
+    "lifecycle_log_context", default=None
+)
+
+
+def current_context() -> LogContext | None:
+    return _context.get()
+
+
+@contextmanager
+def bound(context: LogContext) -> Iterator[LogContext]:
+    """Log lines written inside the block (and in threads it starts through
+    ``run_in_threadpool``) carry ``context``'s ids."""
+    token = _context.set(context)
+    try:
+        yield context
+    finally:
+        _context.reset(token)
+
+
+class ContextFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        context = _context.get()
+        if context is not None:
+            for name in CONTEXT_FIELDS:
+                value = getattr(context, name)
+                if value is not None and not hasattr(record, name):
+                    setattr(record, name, value)
+        return True
+
+
+# --- redaction ---------------------------------------------------------------------
+
+
+class Secrets:
+    """The secrets this process knows (API token secrets, the link-signing key):
+    no log line shows them. Process-wide, like logging itself."""
+
+    MIN_LENGTH = 4
+    """Shorter values are not replaced: they would garble every line."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._values: tuple[str, ...] = ()
+
+    def add(self, *values: str) -> None:
+        with self._lock:
+            known = set(self._values) | {v for v in values if len(v) >= self.MIN_LENGTH}
+            self._values = tuple(sorted(known, key=len, reverse=True))  # longest first
+
+    def values(self) -> tuple[str, ...]:
+        return self._values
+
+
+SECRETS = Secrets()
+
+_QUOTE = r"(?:\\?['\"])?"
+"""An optional quote, perhaps escaped (a JSON document inside a string)."""
+_BEARER = re.compile(r"(?i)\b(bearer)(\s+)[^\s'\"\\,;]+")
+_AUTHORIZATION = re.compile(
+    r"(?i)(\bauthorization\b" + _QUOTE + r"\s*[:=,]\s*(?-i:b)?" + _QUOTE + r")[^'\"\\\r\n,;}\]]+"
+)
+_SECURITY_CODE = re.compile(
+    r"(?i)((?<![a-z0-9])(?:" + "|".join(sorted(SECURITY_CODE_KEYS, key=len, reverse=True)) + r")"
+    r"(?![a-z0-9])" + _QUOTE + r"\s*[:=]\s*(?-i:b)?" + _QUOTE + r")[^'\"\\\s,;&}\]]*"
+)
+_LINK_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])")
+"""A signed link: base64url claims, a dot, and the base64url HMAC-SHA256 (43 characters)."""
+_DIGIT_RUN = re.compile(r"(?<![0-9])[0-9](?:[ -]?[0-9]){12,}(?![0-9])")
+
+
+def _hides_card_number(run: str) -> bool:
+    """Whether ``run`` is a card number (13–19 digits passing the Luhn check), or holds
+    one as consecutive groups of its spaced or dashed digits (``4242 4242 4242 4242 12``)."""
+    groups = re.split(r"[ -]", run)
+    for first in range(len(groups)):
+        digits = ""
+        for group in groups[first:]:
+            digits += group
+            if len(digits) > 19:
+                break
+            if len(digits) >= 13 and luhn_valid(digits):
+                return True
+    return False
+
+
+def _card_run(match: re.Match[str]) -> str:
+    return REDACTED if _hides_card_number(match.group(0)) else match.group(0)
+
+
+def redact_text(text: str, secrets: Iterable[str] | None = None) -> str:
+    for secret in SECRETS.values() if secrets is None else secrets:
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    text = _AUTHORIZATION.sub(rf"\1{REDACTED}", text)
+    text = _BEARER.sub(rf"\1\2{REDACTED}", text)
+    text = _SECURITY_CODE.sub(rf"\1{REDACTED}", text)
+    text = _LINK_TOKEN.sub(REDACTED, text)
+    return _DIGIT_RUN.sub(_card_run, text)
+
+
+def redact_value(value: Any, key: Any = None) -> Any:
+    """``value`` with everything secret replaced; containers are copied, not changed."""
+    if isinstance(key, str) and key.lower() in SECURITY_CODE_KEYS:
+        return REDACTED
+    if isinstance(key, str) and key.lower() == "authorization":
+        return REDACTED
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, bool) or value is None or isinstance(value, float):
+        return value
+    if isinstance(value, int):
+        text = str(value)
+        return REDACTED if redact_text(text) != text else value
+    if isinstance(value, bytes):
+        return redact_text(value.decode("utf-8", "replace"))
+    if isinstance(value, dict):
+        return {redact_value(k): redact_value(v, k) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [redact_value(v) for v in value]
+    if isinstance(value, (datetime,)):
+        return value
+    return redact_text(str(value))
+
+
+_STANDARD_ATTRIBUTES = frozenset(RESERVED_ATTRS) | {"message", "asctime", "taskName"}
+
+
+class RedactingFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, dict):
+            record.msg = redact_value(record.msg)
+        else:
+            try:
+                message = record.getMessage()
+            except (TypeError, ValueError, KeyError):  # arguments that do not fit the format
+                message = f"{record.msg} {record.args!r}"
+            record.msg, record.args = redact_text(message), ()
+        for name, value in list(vars(record).items()):
+            if name not in _STANDARD_ATTRIBUTES and not name.startswith("_"):
+                setattr(record, name, redact_value(value, name))
+        if record.exc_info:
+            if not record.exc_text:
+                record.exc_text = logging.Formatter().formatException(record.exc_info)
+            record.exc_info = None  # formatters then show the redacted exc_text
+        if record.exc_text:
+            record.exc_text = redact_text(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact_text(record.stack_info)
+        return True
+
+
+# --- formats and setup --------------------------------------------------------------
+
+
+def _instant(record: logging.LogRecord) -> str:
+    at = datetime.fromtimestamp(record.created, tz=timezone.utc)
+    return at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class JsonLogFormatter(JsonFormatter):
+    """``timestamp, level, logger, message``, then the ids and any extra fields."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "{asctime}{levelname}{name}{message}",
+            style="{",
+            rename_fields={"asctime": "timestamp", "levelname": "level", "name": "logger"},
+        )
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+        return _instant(record)
+
+
+class TextLogFormatter(logging.Formatter):
+    """For a person at a terminal: the instant, level, logger, correlation id, message."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "%(asctime)s %(levelname)s %(name)s [%(correlation_id)s] %(message)s",
+            defaults={"correlation_id": "-"},
+        )
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+        return _instant(record)
+
+
+def log_handler(stream: IO[str] | None = None, log_format: str = "json") -> logging.Handler:
+    """A handler writing one line per record to ``stream`` (stderr by default), with
+    the request's ids added and secrets redacted."""
+    handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
+    handler.addFilter(ContextFilter())
+    handler.addFilter(RedactingFilter())
+    handler.setFormatter(JsonLogFormatter() if log_format == "json" else TextLogFormatter())
+    return handler
+
+
+def configure_logging(log_format: str = "json", level: str = "INFO") -> logging.Handler | None:
+    """Send every logger's records (uvicorn's included, which propagate to the root)
+    through one handler on stderr. Like ``logging.basicConfig``, does nothing when the
+    root logger already has a handler (logging was set up by the embedding program,
+    such as a test runner)."""
+    root = logging.getLogger()
+    if root.handlers:
+        return None
+    handler = log_handler(None, log_format)
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    logging.getLogger("apscheduler").setLevel(max(logging.WARNING, root.level))
+    return handler
