@@ -11,7 +11,9 @@ index) up to date, then times, in the same run:
 
 and prints the medians and the ratio as-of / raw SELECT. Never asserts timings.
 
-    .venv/bin/python bench/as_of.py postgresql://postgres@127.0.0.1:5432/postgres
+    .venv/bin/python -m bench.as_of postgresql://postgres@127.0.0.1:5432/postgres
+
+It is also B5 of the suite (``python -m bench --only B5``), on the suite's own cluster.
 
 The URL names any database on the server (default: $LIFECYCLE_BENCH_POSTGRES_URL or
 $LIFECYCLE_TEST_POSTGRES_URL); a database ``lifecycle_bench_<random>`` is created
@@ -27,10 +29,8 @@ import statistics
 import sys
 import time
 import uuid
-from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
-from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from typing import Any, TextIO
 
 import psycopg
 from psycopg import sql
@@ -45,25 +45,16 @@ from lifecycle.change import Change
 from lifecycle.money import Money
 from lifecycle.subscription import Subscription
 
+from bench.common import Result, fresh_database, timed, with_database
+
 START = datetime(2027, 1, 31, 9, 0, tzinfo=timezone.utc)
-
-
-def timed(call: Callable[[], Any]) -> float:
-    began = time.perf_counter()
-    call()
-    return time.perf_counter() - began
 
 
 def ms(seconds: float) -> str:
     return f"{seconds * 1000:.2f} ms"
 
 
-def with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
-
-
-def run(url: str, events: int, reads: int, batch: int) -> None:
+def run(url: str, events: int, reads: int, batch: int, out: TextIO = sys.stdout) -> dict[str, float]:
     container = build(
         Settings(database_url=url, clock="manual", clock_start=START, api_tokens="")  # type: ignore[call-arg]
     )
@@ -134,26 +125,64 @@ def run(url: str, events: int, reads: int, batch: int) -> None:
         # raw SELECT and four as-of reads.
         as_of_times: list[float] = []
         select_times: list[float] = []
+        as_of_groups: list[list[float]] = []
         for start in range(0, len(instants), 4):
             select_times.append(timed(raw_select_pooled))
-            as_of_times += [timed(lambda i=instant: as_of(i)) for instant in instants[start : start + 4]]
+            as_of_groups.append(
+                [timed(lambda i=instant: as_of(i)) for instant in instants[start : start + 4]]
+            )
+            as_of_times += as_of_groups[-1]
         naive_times = [timed(lambda i=instant: naive(i)) for instant in instants[:10]]
 
         as_of_median = statistics.median(as_of_times)
         select_median = statistics.median(select_times)
         naive_median = statistics.median(naive_times)
         print(f"history: {events} events of one subscription (built in {built:.1f} s,"
-              f" chained in {chained:.1f} s); snapshots every 50 versions")
+              f" chained in {chained:.1f} s); snapshots every 50 versions", file=out)
         print(f"as-of read (index + snapshot + <=49 events + representation), median of {len(as_of_times)}:"
-              f" {ms(as_of_median)} (p95 {ms(sorted(as_of_times)[int(len(as_of_times) * 0.95) - 1])})")
+              f" {ms(as_of_median)} (p95 {ms(sorted(as_of_times)[int(len(as_of_times) * 0.95) - 1])})", file=out)
         print(f"raw SELECT of the aggregate's {events} rows, median of {len(select_times)}:"
-              f" {ms(select_median)}")
+              f" {ms(select_median)}", file=out)
         print(f"naive as-of (read and fold every event), median of {len(naive_times)}:"
-              f" {ms(naive_median)}")
-        print(f"ratio as-of / raw SELECT: {as_of_median / select_median:.3f}")
-        print(f"ratio naive / as-of: {naive_median / as_of_median:.0f}x")
+              f" {ms(naive_median)}", file=out)
+        print(f"ratio as-of / raw SELECT: {as_of_median / select_median:.3f}", file=out)
+        print(f"ratio naive / as-of: {naive_median / as_of_median:.0f}x", file=out)
+        return {
+            "as_of": as_of_median,
+            "as_of_p95": sorted(as_of_times)[int(len(as_of_times) * 0.95) - 1],
+            "select": select_median,
+            "naive": naive_median,
+            "ratio": statistics.median(
+                a / s
+                for s, group in zip(select_times, as_of_groups, strict=True)
+                for a in group
+            ),
+            "reads": len(as_of_times),
+            "rounds": len(select_times),
+        }
     finally:
         container.close()
+
+
+def b5(admin_url: str, quick: bool) -> list[Result]:
+    """B5 of the suite: an as-of read of a 10,000-event subscription history against a
+    raw SELECT of its rows, on a fresh database of the suite's cluster."""
+    reads = 60 if quick else 200
+    with fresh_database(admin_url, "b5") as url:
+        figures = run(url, events=10_000, reads=reads, batch=100, out=sys.stderr)
+    ratio = figures["ratio"]
+    return [
+        Result(
+            "B5", "as-of read, 10,000-event history", f"{figures['as_of'] * 1000:.1f} ms",
+            f"{figures['select'] * 1000:.1f} ms", f"{ratio:.2f}", "<= 2x", ratio <= 2,
+            [f"median of {figures['reads']} as-of reads at random instants (audit-chain index"
+             " lookup + repository.get from the nearest snapshot + the GET representation),"
+             f" p95 {figures['as_of_p95'] * 1000:.1f} ms; baseline: a raw SELECT of the"
+             f" subscription's 10,000 rows (no decoding), one per 4 as-of reads"
+             f" ({figures['rounds']} rounds); ratio = median of as-of / the round's SELECT;"
+             f" naive as-of (read and fold every event): {figures['naive'] * 1000:.0f} ms"],
+        )
+    ]
 
 
 def main() -> int:

@@ -4,11 +4,17 @@ version; the contract views (per contract, with its latest renewal) live in
 ``projections.contract_views``. What a viewer may see is decided when the profile is
 read (``projections.profile_policy``), never when it is written, so one row serves
 every viewer and a rebuild has nothing viewer-specific to recompute.
+
+When an organisation's personal data is erased (``Organisation.PersonalDataErased``),
+its organisation row, and the rows of its accounts and subscriptions, are rewritten
+from their aggregates, which then read every personal value as ``"[erased]"``.
 """
 
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 from typing import Any
 from uuid import UUID
 
@@ -21,6 +27,10 @@ from projections.due_work import _topics_of
 from projections.runner import Projection
 
 ACCOUNT, ORGANISATION, BILLING = "account", "organisation", "billing"
+ERASURE = "erasure"
+
+RECENT_AGGREGATES = 4096
+"""How many aggregates each thread keeps at the version its last event left them."""
 
 
 def dumps(doc: dict[str, Any]) -> str:
@@ -84,16 +94,78 @@ class ProfilesProjection(Projection):
     def __init__(self, store: LifecycleStore) -> None:
         self.store = store
         self.topics = _topics_of(Account, Organisation, Subscription)
+        # Per thread (the live runner and a rebuild each have their own): the aggregates
+        # recent events left, so that the next event of one moves it a version on
+        # instead of reading its history again (at most RECENT_AGGREGATES of them).
+        self._threads = threading.local()
 
-    def prepare(self, event: Any) -> tuple[str, dict[str, Any]]:
-        aggregate = self.store.repository.get(event.originator_id, version=event.originator_version)
+    def _recent(self) -> OrderedDict[UUID, Any]:
+        recent: OrderedDict[UUID, Any] | None = getattr(self._threads, "recent", None)
+        if recent is None:
+            recent = self._threads.recent = OrderedDict()
+        return recent
+
+    def _aggregate_at(self, event: Any) -> Any:
+        """The event's aggregate at the event's version: the recent copy moved on by this
+        event when it stands just before it (the store's reconstruction does the same
+        fold), the creation event's own aggregate, or else read from the store."""
+        recent = self._recent()
+        version = event.originator_version
+        known = recent.pop(event.originator_id, None)  # dropped if the event fails below
+        if known is not None and known.version == version - 1:
+            aggregate = event.mutate(known)
+        elif known is not None and known.version == version:
+            aggregate = known
+        elif version == 1:
+            aggregate = event.mutate(None)
+        else:
+            aggregate = self.store.repository.get(event.originator_id, version=version)
+        recent[event.originator_id] = aggregate
+        if len(recent) > RECENT_AGGREGATES:
+            recent.popitem(last=False)
+        return aggregate
+
+    def prepare(self, event: Any) -> Any:
+        if isinstance(event, Organisation.PersonalDataErased):
+            # Copies made before the erasure hold values it removed: read afresh after it.
+            self._recent().clear()
+            return self._erased(event)
+        aggregate = self._aggregate_at(event)
         if isinstance(aggregate, Account):
             return ACCOUNT, account_doc(aggregate)
         if isinstance(aggregate, Organisation):
             return ORGANISATION, organisation_doc(aggregate)
         return BILLING, billing_doc(aggregate)
 
+    def _erased(self, event: Any) -> tuple[str, dict[str, Any], list[Any], list[Any]]:
+        """The rows of an organisation whose personal data was just erased, read again."""
+        self.store.personal_data.forget()  # another process may have erased it
+        get = self.store.repository.get
+        organisation = get(event.originator_id, version=event.originator_version)
+        with self.store.personal_data.database.transaction(commit=False) as tx:
+            ids = tx.all(
+                "SELECT account_id FROM profile_accounts WHERE organisation_id = ?",
+                (str(organisation.id),),
+            )
+        accounts = [account_doc(get(UUID(row["account_id"]))) for row in ids]
+        billing = [billing_doc(get(sid)) for sid in organisation.subscription_ids]
+        return ERASURE, organisation_doc(organisation), accounts, billing
+
     def apply(self, tx: Transaction, event: Any, position: int, prepared: Any) -> None:
+        if prepared[0] == ERASURE:
+            _, organisation, accounts, billing = prepared
+            self.apply(tx, event, position, (ORGANISATION, organisation))
+            # Only rows that exist are rewritten: a rebuild writes each row when it
+            # reaches that row's own events.
+            tx.executemany(
+                "UPDATE profile_accounts SET doc = ? WHERE account_id = ?",
+                [(dumps(doc), doc["account_id"]) for doc in accounts],
+            )
+            tx.executemany(
+                "UPDATE profile_billing SET doc = ? WHERE subscription_id = ?",
+                [(dumps(doc), doc["subscription_id"]) for doc in billing],
+            )
+            return
         kind, doc = prepared
         if kind == ACCOUNT:
             tx.execute(

@@ -105,6 +105,7 @@ class ProjectionRunner:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._interval = 0.2
+        self._reached = 0  # the highest position this process has seen it at
         database.create([TRACKING_TABLE, *projection.tables])
         if not projection.name.endswith("__next"):  # a rebuild's shadow: table exists
             _add_generation_column(database)
@@ -122,7 +123,9 @@ class ProjectionRunner:
     def position(self) -> int:
         with self.database.transaction(commit=False) as tx:
             row = tx.one("SELECT position FROM projection_tracking WHERE name = ?", (self.name,))
-        return int(row["position"]) if row else 0
+        position = int(row["position"]) if row else 0
+        self._reached = max(self._reached, position)
+        return position
 
     def status(self) -> dict[str, Any]:
         with self.database.transaction(commit=False) as tx:
@@ -178,8 +181,8 @@ class ProjectionRunner:
             try:
                 event = self.store.mapper.to_domain_event(notification)
                 batch.append((notification.id, event, self.projection.prepare(event)))
-            except StoreUnavailable:
-                raise
+            except (StoreUnavailable, *STORE_DOWN_ERRORS):
+                raise  # an outage, not a poison event: the runner waits and tries again
             except Exception as error:  # a poison event stops this projection only
                 raise ProjectionFailed(self.name, notification.id, error) from error
         with self.database.transaction() as tx:
@@ -200,10 +203,11 @@ class ProjectionRunner:
             for position, event, prepared in batch:
                 try:
                     self.projection.apply(tx, event, position, prepared)
-                except StoreUnavailable:
-                    raise
+                except (StoreUnavailable, *STORE_DOWN_ERRORS):
+                    raise  # an outage, not a poison event
                 except Exception as error:  # a poison event stops this projection only
                     raise ProjectionFailed(self.name, position, error) from error
+        self._reached = max(self._reached, new_position)
         return new_position, new_position >= head
 
     def wait_for(self, position: int, timeout: float) -> bool:
@@ -228,8 +232,11 @@ class ProjectionRunner:
         )
         self._thread.start()
 
-    def wake(self) -> None:
-        """Look at the log now rather than at the end of the polling interval."""
+    def wake(self, head: int | None = None) -> None:
+        """Look at the log now rather than at the end of the polling interval; with
+        ``head``, only if this runner has not been seen to reach it already."""
+        if head is not None and head <= self._reached:
+            return
         self._wake.set()
 
     def restart_if_stopped(self) -> None:
@@ -252,7 +259,7 @@ class ProjectionRunner:
                     with self.lock.held() as mine:
                         if mine:  # else another process follows the log for this view
                             self.catch_up(settle_timeout=0)
-            except StoreUnavailable as error:
+            except (StoreUnavailable, *STORE_DOWN_ERRORS) as error:
                 log.warning("projection %s waits for the store: %s", self.name, error)
             except ProjectionFailed as error:
                 log.error("%s", error)
@@ -303,7 +310,7 @@ class HeadWatcher:
             if head != seen:
                 seen = head
                 for runner in self.runners:
-                    runner.wake()
+                    runner.wake(head)
 
 
 class _Overtaken(Exception):
