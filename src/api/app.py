@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import problems
+from api import observability, problems
 from api.auth import TokenRegistry
 from api.bootstrap import Container
 from api.guard import RequestGuard
@@ -16,6 +16,7 @@ from api.routes import accounts, catalogue, licence_requests, ops, purchases, su
 from api.routes import audit
 from api.routes import contracts
 from api.routes import profiles
+from api.store_gate import StoreGate, StoreProbe
 
 DESCRIPTION = """Event-sourced subscription lifecycle: self-service purchase, annual renewal,
 cancellation and downgrade, usage caps and licence requests. Every change is an event.
@@ -44,5 +45,8 @@ def create_app(container: Container, *, run_background: bool = True) -> FastAPI:
     app.include_router(contracts.router)
     app.include_router(profiles.router)
     app.add_middleware(IdempotencyMiddleware, store=IdempotencyStore(container.services.database))
+    app.state.store_probe = StoreProbe(container.services.database)
+    app.add_middleware(StoreGate, probe=app.state.store_probe)  # before any key is claimed
     app.add_middleware(RequestGuard, tokens=TokenRegistry(container.settings.tokens()))
+    observability.install(app, container)  # last: its middleware is the outermost
     return app

@@ -13,9 +13,11 @@ from commands.database import Database
 from commands.link_secret import link_secret
 from commands.links import LinkSigner
 from commands.payments import SandboxGateway
+from commands.personal_data.sealing import check_readable, cipher_env
 from commands.scheduler import FileLock, PostgresAdvisoryLock, TimeDrivenScheduler, WorkLock
 from commands.services import Services
 from commands.store import LifecycleStore, persistence_env
+from commands.time_driven import ObservedDueWork
 from lifecycle.catalogue import Catalogue
 from projections.audit_chain import AuditChainProjection
 from projections.due_work import DueWorkProjection, DueWorkView
@@ -25,6 +27,8 @@ from projections.profiles import ProfilesProjection
 from projections.rebuild import Rebuilder
 from projections.runner import HeadWatcher, ProjectionRunner
 
+from api.logs import SECRETS
+from api.metrics import Metrics, TimeDrivenObserver
 from api.settings import Settings
 
 HEAD_POLL_SECONDS = 0.02
@@ -36,11 +40,12 @@ class Container:
     settings: Settings
     services: Services
     runners: dict[str, ProjectionRunner]
-    due_work: DueWorkView
+    due_work: ObservedDueWork
     scheduler: TimeDrivenScheduler | None
     started: bool = field(default=False)
     rebuilders: dict[str, Rebuilder] = field(default_factory=dict)
     head_watcher: HeadWatcher | None = None
+    metrics: Metrics = field(default_factory=Metrics)
 
     def rebuilder(self, name: str) -> Rebuilder:
         """The side-by-side rebuild of one projection (``KeyError`` for unknown names)."""
@@ -84,10 +89,20 @@ def _clock(settings: Settings) -> Clock:
 
 
 def build(settings: Settings) -> Container:
-    env = persistence_env(settings.database_url)
+    master_key = settings.cipher_key()
+    env = {**persistence_env(settings.database_url), **cipher_env(master_key)}
+    if master_key:
+        SECRETS.add(master_key)  # no log line shows it
     store = LifecycleStore(env=env)
+    try:
+        check_readable(store)  # a wrong or missing LIFECYCLE_EVENT_CIPHER_KEY stops here
+    except BaseException:
+        store.close()
+        raise
     dialect = "postgres" if env["PERSISTENCE_MODULE"].endswith("postgres") else "sqlite"
     database = Database(store.recorder.datastore, dialect)
+    secret = link_secret(database, settings.link_secret)
+    SECRETS.add(secret.decode())  # no log line shows it
     services = Services(
         store=store,
         database=database,
@@ -95,7 +110,7 @@ def build(settings: Settings) -> Container:
         gateway=SandboxGateway(database),
         catalogue=Catalogue(),
         address_ranges=load_address_ranges(settings.address_ranges_file),
-        links=LinkSigner(link_secret(database, settings.link_secret)),
+        links=LinkSigner(secret),
         account_services_email=settings.account_services_email,
     )
     runners = {
@@ -109,13 +124,17 @@ def build(settings: Settings) -> Container:
         )
         for projection in (
             DueWorkProjection(store),
-            NotificationsProjection(),
+            NotificationsProjection(store),
             AuditChainProjection(),
             ProfilesProjection(store),
             ContractsProjection(store),
         )
     }
-    due_work = DueWorkView(runners["due_work"], database)
+    metrics = Metrics()
+    metrics.watch_store(services, runners)
+    due_work = ObservedDueWork(
+        DueWorkView(runners["due_work"], database), TimeDrivenObserver(metrics)
+    )
     scheduler = None
     if settings.clock == "system":
         lock: WorkLock = (
@@ -126,4 +145,4 @@ def build(settings: Settings) -> Container:
         scheduler = TimeDrivenScheduler(
             services, due_work, lock, settings.scheduler_interval_seconds
         )
-    return Container(settings, services, runners, due_work, scheduler)
+    return Container(settings, services, runners, due_work, scheduler, metrics=metrics)

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
-from pydantic import Field, field_validator
+import binascii
+from base64 import b64decode
+
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SCOPES = ("views", "commands", "audit", "ops")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 @dataclass(frozen=True)
@@ -19,7 +24,10 @@ class ApiToken:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="LIFECYCLE_", extra="ignore")
+    # Errors name the setting, never echo its value: several settings are secrets.
+    model_config = SettingsConfigDict(
+        env_prefix="LIFECYCLE_", extra="ignore", hide_input_in_errors=True
+    )
 
     database_url: str = "sqlite:///./lifecycle.db"
     api_tokens: str = Field(default="", repr=False)
@@ -31,6 +39,38 @@ class Settings(BaseSettings):
     scheduler_interval_seconds: float = 2.0
     projection_poll_seconds: float = 0.2
     read_wait_seconds: float = 5.0
+    event_cipher_key: SecretStr | None = Field(default=None, repr=False)
+    """Base64 of 16, 24 or 32 random bytes: every stored event is encrypted with it, and
+    the per-organisation data keys are wrapped with it. A secret: never shown."""
+    log_format: Literal["json", "text"] = "json"
+    log_level: str = "INFO"
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        if value.upper() not in LOG_LEVELS:
+            raise ValueError(f"LIFECYCLE_LOG_LEVEL is one of {', '.join(LOG_LEVELS)}")
+        return value.upper()
+
+    @field_validator("event_cipher_key")
+    @classmethod
+    def _cipher_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        try:
+            size = len(b64decode(value.get_secret_value(), validate=True))
+        except (binascii.Error, ValueError):
+            size = -1
+        if size not in (16, 24, 32):
+            raise ValueError(
+                "LIFECYCLE_EVENT_CIPHER_KEY is the base64 of 16, 24 or 32 random bytes, e.g. "
+                "python3 -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())'"
+            )
+        return value
+
+    def cipher_key(self) -> str | None:
+        """The master key's base64 text, or ``None`` when events are not encrypted."""
+        return None if self.event_cipher_key is None else self.event_cipher_key.get_secret_value()
 
     @field_validator("clock")
     @classmethod

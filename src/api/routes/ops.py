@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
-from fastapi import APIRouter, Query
+import anyio
+import anyio.to_thread
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
+from pydantic import BaseModel
 
 from api import models
-from api.deps import ContainerDep, MinPosition, ReaderDep, wait_for_projection
+from api.deps import CallerDep, ContainerDep, MinPosition, ReaderDep, wait_for_projection
 from api.representations import instant
+from api.routes.access import check_actor_in
 from api.schemas import AdvanceClock
 from commands.database import STORE_DOWN_ERRORS, StoreUnavailable
+from commands.personal_data.erasure import erase_personal_data
 from commands.time_driven import advance_clock
 from lifecycle.errors import NotFound
 from projections.notifications import list_notifications
@@ -69,7 +74,9 @@ def projections(container: ContainerDep, _: ReaderDep, min_position: MinPosition
     return JSONResponse(projection_status(container))
 
 
-@router.post("/v1/ops/projections/{name}/rebuild", status_code=202)
+@router.post(
+    "/v1/ops/projections/{name}/rebuild", status_code=202, response_model=models.RebuildStarted
+)
 def rebuild_projection(name: str, container: ContainerDep, _: ReaderDep) -> JSONResponse:
     """Rebuild a projection from the event log beside the serving copy; its status is
     ``rebuilding`` until the new copy has caught up and been swapped in."""
@@ -80,15 +87,64 @@ def rebuild_projection(name: str, container: ContainerDep, _: ReaderDep) -> JSON
     return JSONResponse({**rows[name], "started": started}, status_code=202)
 
 
+class PersonalDataErased(BaseModel):
+    organisation_id: str
+    personal_data_erased_at: str
+    position: int
+
+
+@router.post(
+    "/v1/ops/organisations/{organisation_id}/erase-personal-data",
+    response_model=PersonalDataErased,
+)
+def erase_organisation_personal_data(
+    organisation_id: UUID, container: ContainerDep, caller: CallerDep
+) -> JSONResponse:
+    """Make the organisation's personal data (names, e-mail addresses, contacts, what
+    people wrote) unreadable for good: its data key is deleted and ``PersonalDataErased``
+    recorded. Its subscriptions and contracts carry on; personal fields read
+    ``"[erased]"``; the audit chain still verifies. Repeating it changes nothing."""
+    check_actor_in(container.services, caller, organisation_id)
+    outcome = erase_personal_data(container.services, caller, organisation_id)
+    erased_at = outcome.value.personal_data_erased_at
+    assert erased_at is not None
+    return JSONResponse(
+        {
+            "organisation_id": str(outcome.value.id),
+            "personal_data_erased_at": instant(erased_at),
+            "position": outcome.position,
+        }
+    )
+
+
+HEALTH_WAIT_SECONDS = 5.0
+"""How long health waits for the projections' status before calling the store unavailable."""
+
+
 @router.get("/health", response_model=models.Health)
-async def health(container: ContainerDep) -> JSONResponse:
-    """Whether the store answers, and each projection's status (no token needed)."""
-    try:
-        rows = await run_in_threadpool(projection_status, container)
-    except (StoreUnavailable, *STORE_DOWN_ERRORS):
-        return JSONResponse(
-            {"status": "unavailable", "store": "unavailable", "projections": {}}, status_code=503
-        )
+async def health(request: Request, container: ContainerDep) -> JSONResponse:
+    """Whether the store answers, and each projection's status (no token needed).
+
+    Always 200: ``status`` is ``ok``, ``degraded`` (a projection failed) or
+    ``unavailable`` (``store: "unavailable"``: the database cannot be reached; every
+    other route answers 503 ``store-unavailable`` meanwhile)."""
+    unavailable = JSONResponse({"status": "unavailable", "store": "unavailable", "projections": {}})
+    probe = getattr(request.app.state, "store_probe", None)
+    rows = None
+    with anyio.move_on_after(HEALTH_WAIT_SECONDS):
+        try:
+            # A probe of its own first (milliseconds when the database refuses), so that
+            # a stopped database is reported at once rather than after the wait.
+            if probe is None or await anyio.to_thread.run_sync(
+                probe.check_now, abandon_on_cancel=True
+            ):
+                rows = await anyio.to_thread.run_sync(
+                    projection_status, container, abandon_on_cancel=True
+                )
+        except (StoreUnavailable, *STORE_DOWN_ERRORS):
+            rows = None
+    if rows is None:
+        return unavailable
     failed = any(r["status"] == "failed" for r in rows)
     return JSONResponse(
         {
