@@ -96,7 +96,7 @@ def build(settings: Settings) -> Container:
     store = LifecycleStore(env=env)
     try:
         check_readable(store)  # a wrong or missing LIFECYCLE_EVENT_CIPHER_KEY stops here
-    except BaseException:
+    except BaseException:  # close the pool whatever stopped the start, then re-raise
         store.close()
         raise
     dialect = "postgres" if env["PERSISTENCE_MODULE"].endswith("postgres") else "sqlite"

@@ -43,12 +43,14 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 from eventsourcing.utils import retry
 from psycopg.sql import SQL, Identifier
 
+from commands.database import Transaction
+
 SideWrite = tuple[str, Sequence[Any]]
 
 APPEND_LOCK_KEY = 0x6C6966656379636C  # "lifecycl": the advisory lock of the append section
 
-# The function's signature (argument type) is part of its identity: bump the name if
-# the body's contract changes, so that an older process never runs a newer body.
+# The function's signature (its argument types) is part of its identity: bump the name
+# if the body's contract changes, so that an older process never runs a newer body.
 APPEND_FUNCTION = "lifecycle_append_v2"
 
 
@@ -159,8 +161,9 @@ class CommitOrderedPostgresRecorder(PostgresApplicationRecorder):
             with conn.transaction(), conn.cursor() as curs:
                 curs.execute(self.append_statement, columns, prepare=True)
                 ids = [row[APPEND_FUNCTION] for row in curs.fetchall()]
+                tx = Transaction(curs, "postgres")
                 for sql, params in side_writes:
-                    curs.execute(sql.replace("?", "%s"), tuple(params))
+                    tx.execute(sql, params)
                 return ids
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
@@ -172,10 +175,10 @@ class CommitOrderedPostgresRecorder(PostgresApplicationRecorder):
             row = curs.fetchone()
             return None if row is None else int(row["notification_id"])
 
-    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def recorded_head(self) -> int | None:
         """The highest notification id committed so far; ids below it may still be
-        in transactions that have not committed (see ``max_notification_id``)."""
+        in transactions that have not committed (see ``max_notification_id``). The
+        stock method read here retries by itself."""
         return super().max_notification_id()
 
     def subscribe(self, gt: int | None = None, topics: Sequence[str] = ()) -> Any:
@@ -192,8 +195,9 @@ class SideWritingSQLiteRecorder(SQLiteApplicationRecorder):
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         ids = super()._insert_events(c, stored_events, **kwargs)
+        tx = Transaction(c, "sqlite")
         for sql, params in (kwargs.get("side_writes") or ()) if stored_events else ():
-            c.execute(sql, tuple(params))
+            tx.execute(sql, params)
         return ids
 
     def recorded_head(self) -> int | None:

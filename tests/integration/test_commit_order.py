@@ -61,15 +61,22 @@ def test_side_writes_commit_with_the_events(store: LifecycleStore) -> None:
     assert store.repository.get(note.id).text == "first"
 
 
-def test_side_writes_roll_back_with_events_that_conflict(store: LifecycleStore) -> None:
-    db = database(store)
-    notes_table(db)
+def saved_with_a_stale_copy(store: LifecycleStore) -> tuple[Note, Note]:
+    """A note saved twice ("first", then "second"), and a copy read between the two
+    saves with a change of its own pending: saving the copy conflicts."""
     note = Note("first")
     store.save(note)
     stale = store.repository.get(note.id)
     note.amend("second")
     store.save(note)
     stale.amend("conflicting")
+    return note, stale
+
+
+def test_side_writes_roll_back_with_events_that_conflict(store: LifecycleStore) -> None:
+    db = database(store)
+    notes_table(db)
+    note, stale = saved_with_a_stale_copy(store)
     with pytest.raises(IntegrityError):
         store.save(stale, side_writes=[("INSERT INTO side_notes VALUES (?, ?)", ("k", "y"))])
     with db.transaction(commit=False) as tx:
@@ -138,12 +145,7 @@ def test_events_must_be_the_first_write_of_their_transaction(
 
 
 def test_a_failed_append_releases_the_append_lock(pg_store: LifecycleStore) -> None:
-    note = Note("one")
-    pg_store.save(note)
-    stale = pg_store.repository.get(note.id)
-    note.amend("two")
-    pg_store.save(note)
-    stale.amend("conflict")
+    _, stale = saved_with_a_stale_copy(pg_store)
     with pytest.raises(IntegrityError):
         pg_store.save(stale)
 

@@ -10,7 +10,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
@@ -187,23 +186,16 @@ def key_row(container: Container, owner_id: UUID) -> dict[str, Any] | None:
 
 
 def last_position(container: Container) -> int:
-    """The position of the last event stored (committed), whatever the readable head."""
-    services = container.services
-    rows = EventRows(services.store, services.database)
-    return max((row.position for row in rows.scan(until=2**62)), default=0)
+    """The position of the last event committed, whatever the readable head."""
+    return container.services.head()
 
 
 def caught_up(container: Container, *names: str) -> None:
-    """The projections have applied every event written so far. (On PostgreSQL the
-    log's readable head can trail a write while other transactions run.)"""
+    """The projections have applied every event written so far (``catch_up`` waits for
+    transactions that still hold the readable head back)."""
     last = last_position(container)
     for name in names or tuple(container.runners):
-        runner = container.runners[name]
-        for _ in range(10_000):
-            if runner.catch_up() >= last:
-                break
-            time.sleep(0.01)
-        assert runner.position() >= last, f"{name} did not reach {last}"
+        assert container.runners[name].catch_up() >= last, f"{name} did not reach {last}"
 
 
 def audit(container: Container) -> AuditLog:
