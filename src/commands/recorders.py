@@ -52,6 +52,7 @@ APPEND_LOCK_KEY = 0x6C6966656379636C  # "lifecycl": the advisory lock of the app
 # The function's signature (its argument types) is part of its identity: bump the name
 # if the body's contract changes, so that an older process never runs a newer body.
 APPEND_FUNCTION = "lifecycle_append_v2"
+APPEND_ONE_FUNCTION = "lifecycle_append_one_v1"
 
 
 def check_without_round_trip(conn: psycopg.Connection[Any]) -> None:
@@ -123,8 +124,46 @@ class CommitOrderedPostgresRecorder(PostgresApplicationRecorder):
                 key=SQL(str(APPEND_LOCK_KEY)),
             )
         )
+        # Most saves carry one event: a twin taking plain values, not arrays, spares
+        # the client the arrays' encoding (the larger part of a save's own CPU).
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE OR REPLACE FUNCTION {schema}.{function}("
+                "id {id_type}, version bigint, topic text, state bytea)"
+                " RETURNS bigint LANGUAGE plpgsql AS $BODY$"
+                " DECLARE nid bigint;"
+                " BEGIN"
+                "   IF pg_current_xact_id_if_assigned() IS NOT NULL THEN"
+                "     RAISE EXCEPTION 'events must be the first write of their transaction'"
+                "       USING ERRCODE = 'LC001';"
+                "   END IF;"
+                "   PERFORM pg_advisory_lock({key});"
+                "   BEGIN"
+                "     INSERT INTO {schema}.{table}"
+                "       (originator_id, originator_version, topic, state, tx_id)"
+                "       VALUES (id, version, topic, state, pg_current_xact_id()::text::bigint)"
+                "       RETURNING notification_id INTO nid;"
+                "   EXCEPTION WHEN OTHERS OR query_canceled THEN"
+                "     PERFORM pg_advisory_unlock({key});"
+                "     RAISE;"
+                "   END;"
+                "   PERFORM pg_advisory_unlock({key});"
+                "   RETURN nid;"
+                " END;"
+                " $BODY$"
+            ).format(
+                schema=schema,
+                function=Identifier(APPEND_ONE_FUNCTION),
+                id_type=SQL(self.datastore.originator_id_type),
+                table=table,
+                key=SQL(str(APPEND_LOCK_KEY)),
+            )
+        )
         self.append_statement = SQL("SELECT * FROM {0}.{1}(%s, %s, %s, %s)").format(
             schema, function
+        )
+        self.append_one_statement = SQL("SELECT {0}.{1}(%s, %s, %s, %s) AS id").format(
+            schema, Identifier(APPEND_ONE_FUNCTION)
         )
         self.settled_head_statement = SQL(
             "SELECT notification_id FROM {0}.{1}"
@@ -144,6 +183,28 @@ class CommitOrderedPostgresRecorder(PostgresApplicationRecorder):
     ) -> Sequence[int] | None:
         if not stored_events:
             return []
+        side_writes: Sequence[SideWrite] = kwargs.get("side_writes") or ()
+        with self.datastore.get_connection() as conn:
+            if not side_writes:
+                # One statement in autocommit: its own transaction, one round trip.
+                with conn.cursor() as curs:
+                    return self._append(curs, stored_events)
+            with conn.transaction(), conn.cursor() as curs:
+                ids = self._append(curs, stored_events)
+                tx = Transaction(curs, "postgres")
+                for sql, params in side_writes:
+                    tx.execute(sql, params)
+                return ids
+
+    def _append(self, curs: Any, stored_events: Sequence[StoredEvent]) -> list[int]:
+        if len(stored_events) == 1:
+            e = stored_events[0]
+            curs.execute(
+                self.append_one_statement,
+                (e.originator_id, e.originator_version, e.topic, e.state),
+                prepare=True,
+            )
+            return [curs.fetchone()["id"]]
         # Four plain arrays: much cheaper to send than an array of a composite type.
         columns = (
             [e.originator_id for e in stored_events],
@@ -151,20 +212,8 @@ class CommitOrderedPostgresRecorder(PostgresApplicationRecorder):
             [e.topic for e in stored_events],
             [e.state for e in stored_events],
         )
-        side_writes: Sequence[SideWrite] = kwargs.get("side_writes") or ()
-        with self.datastore.get_connection() as conn:
-            if not side_writes:
-                # One statement in autocommit: its own transaction, one round trip.
-                with conn.cursor() as curs:
-                    curs.execute(self.append_statement, columns, prepare=True)
-                    return [row[APPEND_FUNCTION] for row in curs.fetchall()]
-            with conn.transaction(), conn.cursor() as curs:
-                curs.execute(self.append_statement, columns, prepare=True)
-                ids = [row[APPEND_FUNCTION] for row in curs.fetchall()]
-                tx = Transaction(curs, "postgres")
-                for sql, params in side_writes:
-                    tx.execute(sql, params)
-                return ids
+        curs.execute(self.append_statement, columns, prepare=True)
+        return [row[APPEND_FUNCTION] for row in curs.fetchall()]
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def max_notification_id(self) -> int | None:

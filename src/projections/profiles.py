@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
@@ -24,7 +25,7 @@ from lifecycle.account import Account
 from lifecycle.organisation import Organisation
 from lifecycle.subscription import Subscription
 from projections.due_work import _topics_of
-from projections.runner import Projection
+from projections.runner import Applied, Projection
 
 ACCOUNT, ORGANISATION, BILLING = "account", "organisation", "billing"
 ERASURE = "erasure"
@@ -167,25 +168,47 @@ class ProfilesProjection(Projection):
             )
             return
         kind, doc = prepared
-        if kind == ACCOUNT:
-            tx.execute(
-                "INSERT INTO profile_accounts (account_id, organisation_id, doc) VALUES (?, ?, ?)"
-                " ON CONFLICT (account_id) DO UPDATE SET organisation_id = excluded.organisation_id,"
-                " doc = excluded.doc",
-                (doc["account_id"], doc["organisation_id"], dumps(doc)),
-            )
-        elif kind == ORGANISATION:
-            tx.execute(
-                "INSERT INTO profile_organisations (organisation_id, doc) VALUES (?, ?)"
-                " ON CONFLICT (organisation_id) DO UPDATE SET doc = excluded.doc",
-                (doc["organisation_id"], dumps(doc)),
-            )
+        _write_rows(tx, {kind: {doc[KEY_OF[kind]]: doc}})
+
+    def apply_batch(self, tx: Transaction, batch: Sequence[Applied]) -> None:
+        """The batch's latest document of each row, one statement per table: each
+        event's document is the whole row, so the last one of a row is what writing
+        them all in turn would leave."""
+        latest: dict[str, dict[str, dict[str, Any]]] = {}
+        for position, event, prepared in batch:
+            if prepared[0] == ERASURE:  # rewrites rows by hand: what came before first
+                _write_rows(tx, latest)
+                latest = {}
+                self.apply(tx, event, position, prepared)
+                continue
+            kind, doc = prepared
+            latest.setdefault(kind, {})[doc[KEY_OF[kind]]] = doc
+        _write_rows(tx, latest)
+
+
+KEY_OF = {ACCOUNT: "account_id", ORGANISATION: "organisation_id", BILLING: "subscription_id"}
+
+UPSERTS = {
+    ACCOUNT: "INSERT INTO profile_accounts (account_id, organisation_id, doc) VALUES (?, ?, ?)"
+    " ON CONFLICT (account_id) DO UPDATE SET organisation_id = excluded.organisation_id,"
+    " doc = excluded.doc",
+    ORGANISATION: "INSERT INTO profile_organisations (organisation_id, doc) VALUES (?, ?)"
+    " ON CONFLICT (organisation_id) DO UPDATE SET doc = excluded.doc",
+    BILLING: "INSERT INTO profile_billing (subscription_id, organisation_id, doc) VALUES (?, ?, ?)"
+    " ON CONFLICT (subscription_id) DO UPDATE SET doc = excluded.doc",
+}
+
+
+def _write_rows(tx: Transaction, rows: dict[str, dict[str, dict[str, Any]]]) -> None:
+    for kind, docs in rows.items():
+        if kind == ORGANISATION:
+            params = [(key, dumps(doc)) for key, doc in docs.items()]
         else:
-            tx.execute(
-                "INSERT INTO profile_billing (subscription_id, organisation_id, doc) VALUES (?, ?, ?)"
-                " ON CONFLICT (subscription_id) DO UPDATE SET doc = excluded.doc",
-                (doc["subscription_id"], doc["organisation_id"], dumps(doc)),
-            )
+            params = [(key, doc["organisation_id"], dumps(doc)) for key, doc in docs.items()]
+        if len(params) == 1:
+            tx.execute(UPSERTS[kind], params[0])
+        else:
+            tx.executemany(UPSERTS[kind], params)
 
 
 class ProfileRows:

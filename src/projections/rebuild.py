@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from commands.database import Transaction
-from projections.runner import Projection, ProjectionFailed, ProjectionRunner
+from projections.runner import Applied, Projection, ProjectionFailed, ProjectionRunner
 
 log = logging.getLogger("lifecycle.projections")
 
@@ -43,11 +43,17 @@ class _Renamer:
             if names
             else None
         )
+        self._renamed: dict[str, str] = {}
 
     def __call__(self, sql: str) -> str:
         if self._pattern is None:
             return sql
-        return self._pattern.sub(lambda m: m.group(1) + SUFFIX, sql)
+        renamed = self._renamed.get(sql)
+        if renamed is None:
+            if len(self._renamed) > 1000:  # statements built on the fly: keep it bounded
+                self._renamed.clear()
+            renamed = self._renamed[sql] = self._pattern.sub(lambda m: m.group(1) + SUFFIX, sql)
+        return renamed
 
 
 class RenamedTransaction(Transaction):
@@ -77,14 +83,20 @@ class ShadowProjection(Projection):
     def prepare(self, event: Any) -> Any:
         return self.live.prepare(event)
 
-    def apply(self, tx: Transaction, event: Any, position: int, prepared: Any) -> None:
+    def _renamed(self, tx: Transaction) -> RenamedTransaction:
         last = self._last
         if last is not None and last[0] is tx:
-            renamed = last[1]
-        else:  # one wrapper per transaction, so projections may cache per transaction
-            renamed = RenamedTransaction(tx, self.rename)
-            self._last = (tx, renamed)
-        self.live.apply(renamed, event, position, prepared)
+            return last[1]
+        # One wrapper per transaction, so projections may cache per transaction.
+        renamed = RenamedTransaction(tx, self.rename)
+        self._last = (tx, renamed)
+        return renamed
+
+    def apply(self, tx: Transaction, event: Any, position: int, prepared: Any) -> None:
+        self.live.apply(self._renamed(tx), event, position, prepared)
+
+    def apply_batch(self, tx: Transaction, batch: Sequence[Applied]) -> None:
+        self.live.apply_batch(self._renamed(tx), batch)
 
 
 class RebuildFailed(Exception):
@@ -156,6 +168,7 @@ class Rebuilder:
                 position = self._catch_up(shadow_runner, progress)
                 with runner._lock:  # this process's live runner waits for the swap
                     generation = self._swap(shadow, shadow_runner, position, shadow_indexes)
+                    runner._position = None  # the swap moved it
                 if generation is not None:
                     break
         except ProjectionFailed as error:

@@ -50,6 +50,10 @@ def _add_generation_column(database: Database) -> None:
             )
 
 
+Applied = tuple[int, Any, Any]
+"""``(position, event, prepared)``: one event as the runner hands it to ``apply``."""
+
+
 class ProjectionFailed(Exception):
     """An event the projection could not apply; it stops at that position."""
 
@@ -81,6 +85,15 @@ class Projection(ABC):
     def apply(self, tx: Transaction, event: Any, position: int, prepared: Any) -> None:
         """Change the rows for one event, inside the transaction that tracks it."""
 
+    def apply_batch(self, tx: Transaction, batch: Sequence[Applied]) -> None:
+        """Change the rows for a batch of ``(position, event, prepared)``, in log order,
+        inside the transaction that tracks them: by default one ``apply`` each; a
+        projection may write the batch's rows together instead. If it raises, the
+        runner rolls the batch back and applies it again one event at a time, to name
+        the event that fails."""
+        for position, event, prepared in batch:
+            self.apply(tx, event, position, prepared)
+
 
 class ProjectionRunner:
     def __init__(
@@ -106,6 +119,11 @@ class ProjectionRunner:
         self._thread: threading.Thread | None = None
         self._interval = 0.2
         self._reached = 0  # the highest position this process has seen it at
+        # The tracked position as this runner last wrote or read it; ``None`` until
+        # read, and again after another runner moved it (its claim then fails).
+        self._position: int | None = None
+        # The settled head the head watcher last saw, for the background loop.
+        self._known_head: int | None = None
         database.create([TRACKING_TABLE, *projection.tables])
         if not projection.name.endswith("__next"):  # a rebuild's shadow: table exists
             _add_generation_column(database)
@@ -163,9 +181,24 @@ class ProjectionRunner:
             except _Overtaken:
                 return self.position(), False
 
-    def _step(self) -> tuple[int, bool]:
-        current = self.position()
-        head = int(self.store.recorder.max_notification_id() or 0)
+    def _follow(self, head: int) -> None:
+        """Apply everything up to ``head``, a settled head seen already (the head
+        watcher's): no need to read the position or the head again for it."""
+        with self._lock:
+            while True:
+                try:
+                    _, done = self._step(head)
+                except _Overtaken:
+                    continue
+                if done:
+                    return
+
+    def _step(self, head: int | None = None) -> tuple[int, bool]:
+        current = self._position
+        if current is None:
+            current = self._position = self.position()
+        if head is None or head <= current:
+            head = int(self.store.recorder.max_notification_id() or 0)
         if current >= head:
             return current, True
         notifications = self.store.recorder.select_notifications(
@@ -177,6 +210,14 @@ class ProjectionRunner:
         full = len(notifications) == self.batch_size
         new_position = notifications[-1].id if full else head
         batch = []
+        prefetch = getattr(self.store.mapper, "prefetch", None)
+        if prefetch is not None:  # the data keys of the whole batch, read together
+            try:
+                prefetch(notifications)
+            except (StoreUnavailable, *STORE_DOWN_ERRORS):
+                raise
+            except Exception:  # noqa: BLE001 - decoding meets it again, at its own event
+                log.debug("prefetching data keys failed", exc_info=True)
         for notification in notifications:
             try:
                 event = self.store.mapper.to_domain_event(notification)
@@ -185,7 +226,26 @@ class ProjectionRunner:
                 raise  # an outage, not a poison event: the runner waits and tries again
             except Exception as error:  # a poison event stops this projection only
                 raise ProjectionFailed(self.name, notification.id, error) from error
+        try:
+            self._write(batch, current, new_position, batched=True)
+        except _BatchFailed:
+            # Again, one event at a time, to find the event that fails (or to apply
+            # them all, if only the batched write failed).
+            self._write(batch, current, new_position, batched=False)
+        self._position = new_position
+        self._reached = max(self._reached, new_position)
+        return new_position, new_position >= head
+
+    def _write(
+        self, batch: Sequence[Applied], current: int, new_position: int, *, batched: bool
+    ) -> None:
         with self.database.transaction() as tx:
+            if self.database.dialect == "postgres":
+                # A view is derived data: its rows and its position commit together,
+                # so a commit lost in a database crash only means the same events are
+                # applied again from the position before it. Not waiting for the WAL
+                # flush keeps the views fresh and leaves the disk to the log's appends.
+                tx.execute("SET LOCAL synchronous_commit TO OFF")
             # Claim the batch before applying it: a concurrent runner's claim waits on
             # this row, then finds the position moved on, so no event is applied twice.
             # A batch that commits past a failure (the code was fixed, the process
@@ -199,7 +259,16 @@ class ProjectionRunner:
                 (new_position, self.name, current),
             )
             if claimed != 1:
+                self._position = None
                 raise _Overtaken()
+            if batched:
+                try:
+                    self.projection.apply_batch(tx, batch)
+                except (StoreUnavailable, *STORE_DOWN_ERRORS):
+                    raise  # an outage, not a poison event
+                except Exception as error:  # rolled back, then retried event by event
+                    raise _BatchFailed() from error
+                return
             for position, event, prepared in batch:
                 try:
                     self.projection.apply(tx, event, position, prepared)
@@ -207,8 +276,6 @@ class ProjectionRunner:
                     raise  # an outage, not a poison event
                 except Exception as error:  # a poison event stops this projection only
                     raise ProjectionFailed(self.name, position, error) from error
-        self._reached = max(self._reached, new_position)
-        return new_position, new_position >= head
 
     def wait_for(self, position: int, timeout: float) -> bool:
         """Wait until the projection has applied ``position``; ``False`` after ``timeout``."""
@@ -235,8 +302,10 @@ class ProjectionRunner:
     def wake(self, head: int | None = None) -> None:
         """Look at the log now rather than at the end of the polling interval; with
         ``head``, only if this runner has not been seen to reach it already."""
-        if head is not None and head <= self._reached:
-            return
+        if head is not None:
+            if head <= self._reached:
+                return
+            self._known_head = head
         self._wake.set()
 
     def restart_if_stopped(self) -> None:
@@ -252,13 +321,16 @@ class ProjectionRunner:
 
     def _run(self, interval: float) -> None:
         while not self._stop.is_set():
+            head, self._known_head = self._known_head, None
             try:
                 if self.lock is None:
-                    self.catch_up(settle_timeout=0)
+                    self._background_step(head)
                 else:
                     with self.lock.held() as mine:
                         if mine:  # else another process follows the log for this view
-                            self.catch_up(settle_timeout=0)
+                            self._background_step(head)
+                        else:
+                            self._position = None  # the follower elsewhere moves it
             except (StoreUnavailable, *STORE_DOWN_ERRORS) as error:
                 log.warning("projection %s waits for the store: %s", self.name, error)
             except ProjectionFailed as error:
@@ -267,6 +339,12 @@ class ProjectionRunner:
                 return
             self._wake.wait(interval)
             self._wake.clear()
+
+    def _background_step(self, head: int | None) -> None:
+        if head is None:
+            self.catch_up(settle_timeout=0)
+        else:
+            self._follow(head)
 
     def _record_failure(self, error: ProjectionFailed) -> None:
         with self.database.transaction() as tx:
@@ -315,3 +393,7 @@ class HeadWatcher:
 
 class _Overtaken(Exception):
     """Another runner moved the position first: this batch was rolled back."""
+
+
+class _BatchFailed(Exception):
+    """A projection's batched write failed: the batch was rolled back."""

@@ -132,22 +132,28 @@ def test_the_head_stays_below_an_event_whose_transaction_is_still_open(
         time.sleep(0.01)
 
 
+@pytest.mark.parametrize("events", ["one", "several"])
 def test_events_must_be_the_first_write_of_their_transaction(
-    pg_store: LifecycleStore, postgres_url: str
+    pg_store: LifecycleStore, postgres_url: str, events: str
 ) -> None:
     arguments = _append_arguments(pg_store, Note("late"))
     recorder: Any = pg_store.recorder
+    if events == "one":  # the function a save of a single event calls
+        statement, arguments = recorder.append_one_statement, [a[0] for a in arguments]
+    else:
+        statement = recorder.append_statement
     with psycopg.connect(postgres_url) as conn:
         conn.execute("CREATE TEMP TABLE scratch (n int)")
         conn.execute("INSERT INTO scratch VALUES (1)")
         with pytest.raises(psycopg.DatabaseError, match="first write"):
-            conn.execute(recorder.append_statement, arguments)
+            conn.execute(statement, arguments)
 
 
-def test_a_failed_append_releases_the_append_lock(pg_store: LifecycleStore) -> None:
+@pytest.mark.parametrize("events", [1, 2])
+def test_a_failed_append_releases_the_append_lock(pg_store: LifecycleStore, events: int) -> None:
     _, stale = saved_with_a_stale_copy(pg_store)
     with pytest.raises(IntegrityError):
-        pg_store.save(stale)
+        pg_store.save(stale, *[Note("with it") for _ in range(events - 1)])
 
     saved = threading.Event()
 

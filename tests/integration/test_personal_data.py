@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
@@ -605,3 +606,64 @@ def test_the_cipher_key_must_be_16_24_or_32_bytes_and_is_never_shown() -> None:
     settings = Settings(event_cipher_key=KEY)
     assert KEY not in repr(settings) and KEY not in str(settings.model_dump())
     assert settings.cipher_key() == KEY
+
+
+# --- the data keys' cache ---------------------------------------------------------------------
+
+
+def second_store(container: Container) -> Any:
+    """Another process's store on the same database: its own data keys' cache."""
+    from commands.store import LifecycleStore, persistence_env
+
+    return LifecycleStore(env=persistence_env(container.settings.database_url))
+
+
+def account_name(store: Any, account_id: UUID) -> str:
+    return str(store.repository.get(account_id).name)
+
+
+def test_another_processs_erasure_is_seen_once_its_keys_are_rechecked(
+    container: Container,
+) -> None:
+    services = container.services
+    erased = customer(services, "elsewhere", 9301)
+    kept = customer(services, "kept", 9302)
+    other = second_store(container)
+    try:
+        other.personal_data.recheck_seconds = 0.2
+        assert account_name(other, erased["account_id"]) == erased["people"]["name"]
+        assert account_name(other, kept["account_id"]) == kept["people"]["name"]
+
+        erase_personal_data(services, caller(), erased["organisation_id"])
+        time.sleep(0.3)
+
+        assert account_name(other, erased["account_id"]) == ERASED
+        assert account_name(other, kept["account_id"]) == kept["people"]["name"]
+    finally:
+        other.close()
+
+
+def test_a_batch_of_events_has_its_data_keys_read_together(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    services = container.services
+    made = [customer(services, f"batch{n}", 9310 + n) for n in range(3)]
+    other = second_store(container)
+    try:
+        notifications = other.recorder.select_notifications(start=1, limit=10_000)
+        one_by_one: list[str] = []
+        read_one = other.personal_data._row
+        monkeypatch.setattr(
+            other.personal_data, "_row", lambda owner: one_by_one.append(owner) or read_one(owner)
+        )
+
+        other.mapper.prefetch(notifications)
+        events = [other.mapper.to_domain_event(n) for n in notifications]
+
+        assert one_by_one == []
+        names = {
+            e.name for e in events if type(e).__qualname__ == "Account.Opened"
+        }
+        assert {m["people"]["name"] for m in made} <= names
+    finally:
+        other.close()

@@ -183,6 +183,105 @@ class Poison(Projection):
         tx.execute("INSERT INTO poison_rows (position) VALUES (?)", (position,))
 
 
+class BatchPoison(Poison):
+    """Writes a batch's rows together; fails on the event at ``poison`` either way, or
+    only when writing a batch while ``batch_fails`` is set."""
+
+    name = "batch_poison"
+    tables = ("CREATE TABLE IF NOT EXISTS batch_poison_rows (position BIGINT PRIMARY KEY)",)
+
+    def __init__(self, poison: int | None = None, batch_fails: bool = False) -> None:
+        super().__init__(poison)
+        self.batch_fails = batch_fails
+        self.batches: list[int] = []
+
+    def apply(self, tx: Transaction, event: Any, position: int, prepared: Any) -> None:
+        if position == self.poison:
+            raise ValueError("poison event")
+        tx.execute("INSERT INTO batch_poison_rows (position) VALUES (?)", (position,))
+
+    def apply_batch(self, tx: Transaction, batch: Any) -> None:
+        self.batches.append(len(batch))
+        tx.executemany(
+            "INSERT INTO batch_poison_rows (position) VALUES (?)", [(p,) for p, _, _ in batch]
+        )
+        if self.batch_fails or any(p == self.poison for p, _, _ in batch):
+            raise ValueError("the batch fails")
+
+
+def batch_rows(container: Container) -> list[int]:
+    with container.services.database.transaction(commit=False) as tx:
+        return [r["position"] for r in tx.all("SELECT position FROM batch_poison_rows ORDER BY 1")]
+
+
+def test_a_batch_that_fails_names_its_poison_event_and_writes_nothing(container: Container) -> None:
+    services = container.services
+    make_history(services, organisations=1)
+    head = services.head()
+    projection = BatchPoison(poison=head - 3)
+    runner = ProjectionRunner(services.store, services.database, projection)
+
+    with pytest.raises(ProjectionFailed) as failed:
+        runner.catch_up()
+
+    assert failed.value.position == head - 3
+    assert "poison event" in repr(failed.value.cause)
+    assert projection.batches == [head]  # one batch, rolled back, then event by event
+    assert batch_rows(container) == []
+    assert runner.position() == 0
+
+
+def test_a_batch_that_fails_only_as_a_batch_is_applied_event_by_event(
+    container: Container,
+) -> None:
+    services = container.services
+    make_history(services, organisations=1)
+    head = services.head()
+    runner = ProjectionRunner(
+        services.store, services.database, BatchPoison(batch_fails=True)
+    )
+
+    assert runner.catch_up() == head
+    assert batch_rows(container) == list(range(1, head + 1))
+
+
+class Counted(Projection):
+    """Records every position it is given, without a key: twice would show."""
+
+    name = "counted"
+    tables = ("CREATE TABLE IF NOT EXISTS counted_rows (position BIGINT NOT NULL)",)
+
+    def apply(self, tx: Transaction, event: Any, position: int, prepared: Any) -> None:
+        tx.execute("INSERT INTO counted_rows (position) VALUES (?)", (position,))
+
+
+def test_runners_of_one_view_in_two_processes_apply_each_event_once(
+    container: Container,
+) -> None:
+    """Each runner remembers the position it last wrote; when the other one has moved
+    it since, its claim fails and it reads the position again."""
+    services = container.services
+    first = ProjectionRunner(services.store, services.database, Counted(), batch_size=7)
+    second = ProjectionRunner(services.store, services.database, Counted(), batch_size=7)
+    for n in range(6):
+        accounts.open_account(
+            services, Caller.of("tests"), email=f"c{n}@example.com", name="C",
+            username=f"c{n}", kind="free",
+        )
+        (first if n % 3 else second).catch_up()
+    threads = [threading.Thread(target=r.catch_up) for r in (first, second, first)]
+    make_history(services, organisations=2)
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    first.catch_up()
+
+    with services.database.transaction(commit=False) as tx:
+        positions = [r["position"] for r in tx.all("SELECT position FROM counted_rows")]
+    assert sorted(positions) == list(range(1, services.head() + 1))
+
+
 def test_a_poison_event_marks_its_projection_failed_and_others_go_on(container: Container) -> None:
     services = container.services
     make_history(services, organisations=1)

@@ -18,21 +18,29 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Mapping
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.cryptography import AESCipher
-from eventsourcing.utils import Environment
 
 from commands.database import Database
 
 DATA_KEY_BYTES = 32
 CACHE_SECONDS = 5.0
-"""How long a process trusts a data key it has read before reading it again: another
-process's erasure is seen at most this long after it (this process's own at once)."""
+"""How long a process trusts the data keys it holds before asking whether any key was
+erased since: another process's erasure is seen at most this long after it (this
+process's own at once)."""
+
+CACHED_KEYS = 10_000
+"""How many owners' keys a process holds at most (the least recently used go first)."""
+
+PREFETCH_CHUNK = 500
 
 TABLES = (
     """CREATE TABLE IF NOT EXISTS personal_data_keys (
@@ -66,25 +74,51 @@ class Owner:
     organisation_id: UUID | None
 
 
-def _cipher(key: bytes) -> AESCipher:
-    return AESCipher(Environment(env={AESCipher.CIPHER_KEY: base64.b64encode(key).decode()}))
+class DataKeyCipher(AESCipher):
+    """eventsourcing's AES-GCM cipher and its format (nonce, tag, ciphertext), with the
+    key schedule made once per key rather than once per value."""
+
+    def __init__(self, key: bytes) -> None:
+        AESCipher.check_key_size(len(key))
+        self.key = key
+        self._aead = AESGCM(key)
+
+    def encrypt(self, plaintext: bytes) -> bytes:
+        nonce = AESCipher.random_bytes(12)
+        sealed = self._aead.encrypt(nonce, plaintext, None)
+        return nonce + sealed[-16:] + sealed[:-16]
+
+    def decrypt(self, ciphertext: bytes) -> bytes:
+        if len(ciphertext) < 28:
+            raise ValueError("Damaged cipher text: too short for its nonce and tag")
+        try:
+            return self._aead.decrypt(ciphertext[:12], ciphertext[28:] + ciphertext[12:28], None)
+        except InvalidTag as error:
+            raise ValueError("Invalid cipher tag") from error
 
 
 def master_cipher(master_key: str | None) -> AESCipher | None:
     """The cipher that wraps data keys, from the base64 master key (or ``None``)."""
     if not master_key:
         return None
-    return _cipher(base64.b64decode(master_key))
+    return DataKeyCipher(base64.b64decode(master_key))
 
 
 class DataKeys:
-    """The data keys of this process, read through a short cache."""
+    """The data keys of this process, through a cache that is emptied whenever an
+    erasure is seen: at once for this process's own, within ``recheck_seconds`` for
+    another process's (one query, counting the erased rows, whatever the number of
+    keys held)."""
 
     def __init__(self, master: AESCipher | None = None) -> None:
         self.master = master
+        self.recheck_seconds = CACHE_SECONDS
         self._database: Database | None = None
         self._lock = threading.Lock()
-        self._ciphers: dict[UUID, tuple[AESCipher | None, float]] = {}
+        self._ciphers: OrderedDict[UUID, AESCipher | None] = OrderedDict()
+        self._erased_rows: int | None = None  # as last counted
+        self._epoch = 0  # counts the emptyings: a key read before one is not kept
+        self._recheck_at = 0.0
 
     def bind(self, database: Database) -> None:
         """Use the store's database (known only once its recorder exists)."""
@@ -105,48 +139,89 @@ class DataKeys:
         cached = self._cached(owner.id)
         if cached is not None:
             return cached[0]
+        epoch = self._epoch
         row = self._row(owner.id)
         if row is None:
             self._create(owner)
             row = self._row(owner.id)
             assert row is not None
-        return self._remember(owner.id, row)
+        return self._remember(owner.id, row, epoch)
 
     def cipher_of(self, owner_id: UUID) -> AESCipher | None:
         """The cipher that opens the owner's sealed values; ``None`` once erased."""
         cached = self._cached(owner_id)
         if cached is not None:
             return cached[0]
+        epoch = self._epoch
         row = self._row(owner_id)
         if row is None:
             raise DataKeyMissing(
                 f"no data key for owner {owner_id} in personal_data_keys: the table does not "
                 "belong with these events"
             )
-        return self._remember(owner_id, row)
+        return self._remember(owner_id, row, epoch)
+
+    def prefetch(self, owner_ids: Iterable[UUID]) -> None:
+        """Read the keys of these owners that are not held yet, a few queries for
+        all of them rather than one each (a batch of events about to be decoded)."""
+        if time.monotonic() >= self._recheck_at:
+            self._recheck()
+        epoch = self._epoch
+        with self._lock:
+            missing = list({o for o in owner_ids if o not in self._ciphers})
+        for start in range(0, len(missing), PREFETCH_CHUNK):
+            chunk = [str(o) for o in missing[start:start + PREFETCH_CHUNK]]
+            with self.database.transaction(commit=False) as tx:
+                rows = tx.all(
+                    "SELECT owner_id, data_key, wrapped, erased_at FROM personal_data_keys"
+                    f" WHERE owner_id IN ({', '.join('?' * len(chunk))})",
+                    chunk,
+                )
+            for row in rows:
+                self._remember(UUID(row["owner_id"]), row, epoch)
 
     def _cached(self, owner_id: UUID) -> tuple[AESCipher | None] | None:
+        if time.monotonic() >= self._recheck_at:
+            self._recheck()
         with self._lock:
-            entry = self._ciphers.get(owner_id)
-        if entry is None:
-            return None
-        cipher, until = entry
-        if cipher is not None and time.monotonic() > until:
-            return None
+            try:
+                cipher = self._ciphers[owner_id]
+            except KeyError:
+                return None
+            self._ciphers.move_to_end(owner_id)
         return (cipher,)
 
-    def _remember(self, owner_id: UUID, row: Mapping[str, Any]) -> AESCipher | None:
-        cipher = None if row["data_key"] is None else _cipher(self._unwrap(row))
-        # An erased owner stays erased: that answer is kept for good.
-        until = float("inf") if cipher is None else time.monotonic() + CACHE_SECONDS
+    def _recheck(self) -> None:
+        """Empty the cache if any key was erased since the last count. Erasure only
+        ever adds rows without a key (tombstones) or takes keys away, and nothing
+        gives a key back, so an unchanged count means no erasure happened."""
+        with self.database.transaction(commit=False) as tx:
+            row = tx.one("SELECT count(*) AS n FROM personal_data_keys WHERE data_key IS NULL")
+        erased = int(row["n"]) if row else 0
         with self._lock:
-            self._ciphers[owner_id] = (cipher, until)
+            if erased != self._erased_rows:
+                self._ciphers.clear()
+                self._epoch += 1
+                self._erased_rows = erased
+            self._recheck_at = time.monotonic() + self.recheck_seconds
+
+    def _remember(
+        self, owner_id: UUID, row: Mapping[str, Any], epoch: int
+    ) -> AESCipher | None:
+        cipher = None if row["data_key"] is None else DataKeyCipher(self._unwrap(row))
+        with self._lock:
+            if epoch == self._epoch:  # else an erasure may have come after the read
+                self._ciphers[owner_id] = cipher
+                if len(self._ciphers) > CACHED_KEYS:
+                    self._ciphers.popitem(last=False)
         return cipher
 
     def forget(self) -> None:
         """Read every key again on next use (after an erasure was recorded)."""
         with self._lock:
             self._ciphers.clear()
+            self._epoch += 1
+            self._recheck_at = 0.0
 
     def _row(self, owner_id: UUID) -> dict[str, Any] | None:
         with self.database.transaction(commit=False) as tx:

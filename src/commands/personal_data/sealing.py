@@ -30,7 +30,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterator, Mapping, Sequence
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -195,8 +196,27 @@ class SealingTranscoder(JSONTranscoder):
         return {"owner": str(owner.id), "sealed": base64.b64encode(sealed).decode("ascii")}
 
 
+OWNER_IN_STATE = re.compile(rb'"owner": ?"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"')
+"""An owner as a sealed value names it in a stored event's JSON."""
+
+
 class SealingMapper(Mapper[UUID]):
     """eventsourcing's mapper, telling the transcoder whose key seals each event."""
+
+    def prefetch(self, stored_events: Iterable[Any]) -> None:
+        """Read together the data keys that decoding these stored events will need
+        (found by a scan of their JSON; encrypted or compressed states show none and
+        have their keys read one by one while decoding)."""
+        keys: DataKeys | None = getattr(self.transcoder, "keys", None)
+        if keys is None:
+            return
+        owners = {
+            match
+            for stored in stored_events
+            for match in OWNER_IN_STATE.findall(stored.state)
+        }
+        if owners:
+            keys.prefetch(UUID(owner.decode("ascii")) for owner in owners)
 
     def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
         owner = _owners.get().get(domain_event.originator_id) or owner_of_event(domain_event)
