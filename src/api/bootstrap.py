@@ -14,7 +14,13 @@ from commands.link_secret import link_secret
 from commands.links import LinkSigner
 from commands.payments import SandboxGateway
 from commands.personal_data.sealing import check_readable, cipher_env
-from commands.scheduler import FileLock, PostgresAdvisoryLock, TimeDrivenScheduler, WorkLock
+from commands.scheduler import (
+    FileLock,
+    KeptAdvisoryLock,
+    PostgresAdvisoryLock,
+    TimeDrivenScheduler,
+    WorkLock,
+)
 from commands.services import Services
 from commands.store import LifecycleStore, persistence_env
 from commands.time_driven import ObservedDueWork
@@ -118,7 +124,7 @@ def build(settings: Settings) -> Container:
             store,
             database,
             projection,
-            lock=PostgresAdvisoryLock(store.recorder.datastore, projection_lock_key(projection.name))
+            lock=KeptAdvisoryLock(store.recorder.datastore, projection_lock_key(projection.name))
             if dialect == "postgres"
             else None,
         )

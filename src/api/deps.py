@@ -23,21 +23,37 @@ bearer = HTTPBearer(auto_error=False, description="a token from LIFECYCLE_API_TO
 ACTOR = re.compile(r"^user:([0-9a-fA-F-]{36})$")
 
 
-def container(request: Request) -> Container:
+# The dependencies are ``async def`` although they never wait: FastAPI runs a plain
+# ``def`` dependency in its thread pool, one hand-over between threads per dependency
+# per request, for work that takes microseconds.
+
+
+async def container(request: Request) -> Container:
     return request.app.state.container  # type: ignore[no-any-return]
 
 
-def services(request: Request) -> Services:
-    return container(request).services
+async def services(request: Request) -> Services:
+    return request.app.state.container.services  # type: ignore[no-any-return]
 
 
-def caller(
+async def caller(
     request: Request,
     _: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     x_actor: Annotated[str | None, Header(description="user:<account_id> on whose behalf")] = None,
     idempotency_key: Annotated[str | None, Header(description="repeat-safe command id")] = None,
     x_correlation_id: Annotated[str | None, Header()] = None,
 ) -> Caller:
+    return caller_of(request, x_actor, idempotency_key, x_correlation_id)
+
+
+def caller_of(
+    request: Request,
+    x_actor: str | None,
+    idempotency_key: str | None = None,
+    x_correlation_id: str | None = None,
+) -> Caller:
+    """The caller from the request's token and headers (``Rejected`` for a malformed
+    ``X-Actor``)."""
     token = request.scope.get("state", {}).get(TOKEN_KEY)
     service = token.name if token is not None else "anonymous"
     actor_id = None
@@ -61,7 +77,7 @@ def caller(
     return made
 
 
-def if_match(
+async def if_match(
     if_match: Annotated[str | None, Header(alias="If-Match", description='"<version>"')] = None,
 ) -> int | None:
     if if_match is None:
@@ -75,7 +91,7 @@ def if_match(
     return int(text)
 
 
-def reader(request: Request) -> None:
+async def reader(request: Request) -> None:
     """Views need only the token; this records the bearer scheme in the OpenAPI document."""
 
 

@@ -103,6 +103,19 @@ def card_data_outside_body(scope: Scope) -> str | None:
     return None
 
 
+def repeated_query_parameter(scope: Scope) -> str | None:
+    """The name of a query parameter given more than once, or ``None``."""
+    query = scope.get("query_string", b"")
+    if not query:
+        return None
+    seen: set[str] = set()
+    for name, _ in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
+        if name in seen:
+            return name
+        seen.add(name)
+    return None
+
+
 def card_data_refused(place: str) -> JSONResponse:
     """422 ``raw-card-data-refused``; ``place`` says where (``at body.card.number``,
     ``in the path``), never what."""
@@ -189,6 +202,18 @@ class RequestGuard:
         where = card_data_outside_body(scope)
         if where is not None:
             await card_data_refused(f"in {where}")(scope, receive, send)
+            return
+        repeated = repeated_query_parameter(scope)
+        if repeated is not None:
+            # Every query parameter of the contract takes one value; the framework
+            # would quietly keep one of several, so which one was meant is asked back.
+            await problem(
+                422,
+                "invalid-request",
+                "The request is not valid",
+                f"the query parameter {repeated!r} is given more than once",
+                errors=[{"loc": ["query", repeated], "msg": "given more than once"}],
+            )(scope, receive, send)
             return
         if method not in BODY_METHODS:
             await self.app(scope, receive, send)

@@ -15,8 +15,11 @@ Every handler that ``log_handler`` makes has two filters, in this order:
 
 from __future__ import annotations
 
+import atexit
 import contextvars
 import logging
+import logging.handlers
+import queue
 import re
 import sys
 import threading
@@ -247,15 +250,37 @@ def log_handler(stream: IO[str] | None = None, log_format: str = "json") -> logg
     return handler
 
 
+class _LineQueueHandler(logging.handlers.QueueHandler):
+    """Makes the finished line (ids added, secrets redacted, formatted) in the thread
+    that logs, where the request's ids are known, and leaves the writing to the
+    listener's thread: a write lets go of the interpreter lock, and a request's thread
+    would then queue for it again behind every other thread."""
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        line = self.format(record)
+        prepared = logging.makeLogRecord({"msg": line, "levelno": record.levelno,
+                                          "levelname": record.levelname, "name": record.name})
+        return prepared
+
+
 def configure_logging(log_format: str = "json", level: str = "INFO") -> logging.Handler | None:
     """Send every logger's records (uvicorn's included, which propagate to the root)
-    through one handler on stderr. Like ``logging.basicConfig``, does nothing when the
-    root logger already has a handler (logging was set up by the embedding program,
-    such as a test runner)."""
+    through one handler on stderr, written by a thread of its own (flushed at exit).
+    Like ``logging.basicConfig``, does nothing when the root logger already has a
+    handler (logging was set up by the embedding program, such as a test runner)."""
     root = logging.getLogger()
     if root.handlers:
         return None
-    handler = log_handler(None, log_format)
+    lines = log_handler(None, log_format)
+    handler = _LineQueueHandler(queue.SimpleQueue())
+    for kept in lines.filters:
+        handler.addFilter(kept)
+    handler.setFormatter(lines.formatter)
+    writer = logging.StreamHandler(sys.stderr)
+    writer.setFormatter(logging.Formatter("%(message)s"))
+    listener = logging.handlers.QueueListener(handler.queue, writer)
+    listener.start()
+    atexit.register(listener.stop)
     root.addHandler(handler)
     root.setLevel(level.upper())
     logging.getLogger("apscheduler").setLevel(max(logging.WARNING, root.level))

@@ -14,7 +14,6 @@ import json
 import logging
 import re
 import time
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -27,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.guard import BODY_METHODS, TOKEN_KEY
 from api.logs import SECRETS, LogContext, bound, current_context
 from api.metrics import Metrics
+from commands.ids import random_uuid
 
 if TYPE_CHECKING:
     from api.bootstrap import Container
@@ -104,7 +104,7 @@ class ObservabilityMiddleware:
         is_command = route is not None and scope["method"] in BODY_METHODS
         # As the caller dependency will make them; it corrects them when it runs.
         context = LogContext(
-            request_id=uuid.uuid4().hex,
+            request_id=random_uuid().hex,
             correlation_id=headers.get("x-correlation-id") or key,
             command_id=key if is_command else None,
         )

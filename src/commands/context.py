@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
 from lifecycle.change import Change
+from commands.ids import random_uuid
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class Caller:
         correlation_id: str | None = None,
         scope: str = "",
     ) -> Caller:
-        command_id = command_id or str(uuid.uuid4())
+        command_id = command_id or str(random_uuid())
         return cls(service, actor_id, command_id, correlation_id or command_id, scope)
 
     @classmethod

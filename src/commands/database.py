@@ -67,8 +67,20 @@ class Database:
         self.dialect = dialect
 
     @contextmanager
-    def transaction(self, *, commit: bool = True) -> Iterator[Transaction]:
+    def transaction(self, *, commit: bool = True, pipelined: bool = False) -> Iterator[Transaction]:
+        """``pipelined`` (PostgreSQL; ignored on SQLite): statements are sent without
+        waiting for their answers, until one is read (``one``, ``all``) or the
+        transaction ends; ``execute`` then returns no row count (-1)."""
         try:
+            if pipelined and self.dialect == "postgres":
+                with (
+                    self.datastore.get_connection() as conn,
+                    conn.pipeline(),
+                    conn.transaction(force_rollback=not commit),
+                    conn.cursor() as cursor,
+                ):
+                    yield Transaction(cursor, self.dialect)
+                return
             with self.datastore.transaction(commit=commit) as cursor:
                 yield Transaction(cursor, self.dialect)
         except STORE_DOWN_ERRORS as error:

@@ -6,10 +6,14 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import select
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol
 
+import psycopg
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from commands.database import STORE_DOWN_ERRORS, StoreUnavailable
@@ -43,6 +47,72 @@ class PostgresAdvisoryLock:
             finally:
                 if acquired:
                     conn.execute("SELECT pg_advisory_unlock(%s)", (self._key,))
+
+
+class KeptAdvisoryLock:
+    """A session-level advisory lock kept between runs, on a connection of its own.
+
+    The process that takes it keeps it, and each of its runs starts without a round
+    trip; the others try again at most every ``retry_seconds``, on their own kept
+    connection. The lock goes with its session: a process that ends, or whose
+    connection the server closed (a restart, a terminated backend), lets another take
+    over within ``retry_seconds``; the holder itself sees the loss on its next run."""
+
+    def __init__(self, datastore: Any, key: int, retry_seconds: float = 1.0) -> None:
+        self._datastore = datastore
+        self._key = key
+        self.retry_seconds = retry_seconds
+        self._conn: psycopg.Connection[Any] | None = None
+        self._holding = False
+        self._next_try = 0.0
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def held(self) -> Iterator[bool]:
+        with self._lock:
+            yield self._held()
+
+    def _held(self) -> bool:
+        conn = self._conn
+        if conn is not None and _closed_by_server(conn):
+            self._drop()
+        if self._holding:
+            return True
+        now = time.monotonic()
+        if now < self._next_try:
+            return False
+        self._next_try = now + self.retry_seconds
+        if self._conn is None:
+            pool = self._datastore.pool
+            self._conn = psycopg.connect(
+                pool.conninfo, **{**pool.kwargs, "autocommit": True, "connect_timeout": 5}
+            )
+        try:
+            got = self._conn.execute("SELECT pg_try_advisory_lock(%s) AS got", (self._key,))
+            row = got.fetchone()
+        except STORE_DOWN_ERRORS:
+            self._drop()
+            raise
+        self._holding = bool(row and row["got"])
+        return self._holding
+
+    def _drop(self) -> None:
+        conn, self._conn, self._holding = self._conn, None, False
+        if conn is not None:
+            conn.close()
+
+    def release(self) -> None:
+        """Let the lock go (the process stops following)."""
+        with self._lock:
+            self._drop()  # ending the session releases its advisory locks
+
+
+def _closed_by_server(conn: psycopg.Connection[Any]) -> bool:
+    """An idle session's socket has something to read only when the server ended it."""
+    if conn.closed or conn.broken:
+        return True
+    readable, _, _ = select.select([conn.fileno()], [], [], 0)
+    return bool(readable)
 
 
 class FileLock:

@@ -54,6 +54,15 @@ Applied = tuple[int, Any, Any]
 """``(position, event, prepared)``: one event as the runner hands it to ``apply``."""
 
 
+CLAIM = (
+    "UPDATE projection_tracking SET position = ?,"
+    " status = CASE WHEN status = 'failed' THEN 'live' ELSE status END,"
+    " error = CASE WHEN status = 'failed' THEN NULL ELSE error END,"
+    " failed_position = CASE WHEN status = 'failed' THEN NULL ELSE failed_position END"
+    " WHERE name = ? AND position = ?"
+)
+
+
 class ProjectionFailed(Exception):
     """An event the projection could not apply; it stops at that position."""
 
@@ -239,43 +248,50 @@ class ProjectionRunner:
     def _write(
         self, batch: Sequence[Applied], current: int, new_position: int, *, batched: bool
     ) -> None:
-        with self.database.transaction() as tx:
-            if self.database.dialect == "postgres":
-                # A view is derived data: its rows and its position commit together,
-                # so a commit lost in a database crash only means the same events are
-                # applied again from the position before it. Not waiting for the WAL
-                # flush keeps the views fresh and leaves the disk to the log's appends.
-                tx.execute("SET LOCAL synchronous_commit TO OFF")
-            # Claim the batch before applying it: a concurrent runner's claim waits on
-            # this row, then finds the position moved on, so no event is applied twice.
-            # A batch that commits past a failure (the code was fixed, the process
-            # restarted) also clears that failure.
-            claimed = tx.execute(
-                "UPDATE projection_tracking SET position = ?,"
-                " status = CASE WHEN status = 'failed' THEN 'live' ELSE status END,"
-                " error = CASE WHEN status = 'failed' THEN NULL ELSE error END,"
-                " failed_position = CASE WHEN status = 'failed' THEN NULL ELSE failed_position END"
-                " WHERE name = ? AND position = ?",
-                (new_position, self.name, current),
-            )
-            if claimed != 1:
-                self._position = None
-                raise _Overtaken()
-            if batched:
-                try:
+        postgres = self.database.dialect == "postgres"
+        try:
+            # A batch goes in pipeline mode on PostgreSQL: its statements are sent
+            # without waiting for each answer (two round trips for the claim and the
+            # commit, plus one per read a projection makes), not one round trip each.
+            with self.database.transaction(pipelined=batched) as tx:
+                if postgres:
+                    # A view is derived data: its rows and its position commit
+                    # together, so a commit lost in a database crash only means the
+                    # same events are applied again from the position before it. Not
+                    # waiting for the WAL flush keeps the views fresh and leaves the
+                    # disk to the log's appends.
+                    tx.execute("SET LOCAL synchronous_commit TO OFF")
+                self._claim(tx, current, new_position)
+                if batched:
                     self.projection.apply_batch(tx, batch)
-                except (StoreUnavailable, *STORE_DOWN_ERRORS):
-                    raise  # an outage, not a poison event
-                except Exception as error:  # rolled back, then retried event by event
-                    raise _BatchFailed() from error
-                return
-            for position, event, prepared in batch:
-                try:
-                    self.projection.apply(tx, event, position, prepared)
-                except (StoreUnavailable, *STORE_DOWN_ERRORS):
-                    raise  # an outage, not a poison event
-                except Exception as error:  # a poison event stops this projection only
-                    raise ProjectionFailed(self.name, position, error) from error
+                    return
+                for position, event, prepared in batch:
+                    try:
+                        self.projection.apply(tx, event, position, prepared)
+                    except (StoreUnavailable, *STORE_DOWN_ERRORS):
+                        raise  # an outage, not a poison event
+                    except Exception as error:  # a poison event stops this projection only
+                        raise ProjectionFailed(self.name, position, error) from error
+        except (_Overtaken, ProjectionFailed, StoreUnavailable, *STORE_DOWN_ERRORS):
+            raise
+        except Exception as error:  # a batch's failure, perhaps met only at its commit
+            if batched:
+                raise _BatchFailed() from error  # rolled back, then retried event by event
+            raise
+
+    def _claim(self, tx: Transaction, current: int, new_position: int) -> None:
+        """Claim the batch before applying it: a concurrent runner's claim waits on the
+        tracking row, then finds the position moved on, so no event is applied twice.
+        A batch that commits past a failure (the code was fixed, the process
+        restarted) also clears that failure."""
+        params = (new_position, self.name, current)
+        if tx.dialect == "postgres":  # an answer to wait for, also in pipeline mode
+            claimed = tx.one(CLAIM + " RETURNING position", params) is not None
+        else:
+            claimed = tx.execute(CLAIM, params) == 1
+        if not claimed:
+            self._position = None
+            raise _Overtaken()
 
     def wait_for(self, position: int, timeout: float) -> bool:
         """Wait until the projection has applied ``position``; ``False`` after ``timeout``."""
@@ -318,6 +334,9 @@ class ProjectionRunner:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
+        release = getattr(self.lock, "release", None)
+        if release is not None:  # a lock kept between runs: let another process follow
+            release()
 
     def _run(self, interval: float) -> None:
         while not self._stop.is_set():

@@ -357,6 +357,8 @@ def contract_without_position(created: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_audit_routes_refuse_a_token_without_the_audit_scope_even_behind_another_guard() -> None:
+    import asyncio
+
     from starlette.requests import Request
 
     from api.guard import TOKEN_KEY
@@ -367,9 +369,9 @@ def test_audit_routes_refuse_a_token_without_the_audit_scope_even_behind_another
         token = ApiToken("someone", "secret", frozenset(scopes))
         return Request({"type": "http", "state": {TOKEN_KEY: token}})
 
-    audit_scope(request("audit"))
+    asyncio.run(audit_scope(request("audit")))
     for scopes in (("views",), ("views", "commands"), ("ops",)):
         with pytest.raises(AuditScopeRequired):
-            audit_scope(request(*scopes))
+            asyncio.run(audit_scope(request(*scopes)))
     with pytest.raises(AuditScopeRequired):
-        audit_scope(Request({"type": "http"}))
+        asyncio.run(audit_scope(Request({"type": "http"})))

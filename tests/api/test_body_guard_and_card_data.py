@@ -364,3 +364,13 @@ def test_a_json_body_may_name_its_charset_or_a_json_suffix_type(hub):
         response = raw_post(hub, "/v1/accounts", body, content_type)
 
         assert response.status_code == 201, (content_type, response.text)
+
+
+def test_a_query_parameter_given_twice_is_422_invalid_request_naming_it(hub):
+    once = hub.get("/v1/datacenters?ip=203.0.113.9")
+    twice = hub.get("/v1/datacenters?ip=203.0.113.9&ip=198.51.100.7")
+
+    assert once.status_code == 200
+    body = hub.problem(twice, 422, "invalid-request")
+    assert "'ip'" in body["detail"]
+    assert body["errors"] == [{"loc": ["query", "ip"], "msg": "given more than once"}]

@@ -11,14 +11,14 @@ from uuid import UUID
 
 from fastapi import Depends, Header, Request
 
-from api.deps import caller
+from api.deps import caller_of
 from commands.actors import acting_account
 from commands.context import Caller
 from commands.services import Services
 from lifecycle.errors import NotYourOrganisation
 
 
-def reading_caller(
+async def reading_caller(
     request: Request,
     x_actor: Annotated[
         str | None,
@@ -26,7 +26,7 @@ def reading_caller(
     ] = None,
 ) -> Caller:
     """The caller of a read, ``X-Actor`` parsed as for commands (a malformed one is 422)."""
-    return caller(request, None, x_actor)
+    return caller_of(request, x_actor)
 
 
 ReadingCallerDep = Annotated[Caller, Depends(reading_caller)]

@@ -36,7 +36,7 @@ class AuditScopeRequired(NotPermitted):
     title = "Forbidden"
 
 
-def audit_scope(request: Request) -> None:
+async def audit_scope(request: Request) -> None:
     """Belt and braces behind the guard (which maps ``/v1/audit/*`` to ``audit``): no
     token without the audit scope reaches these routes, however the guard changes."""
     token = request.scope.get("state", {}).get(TOKEN_KEY)

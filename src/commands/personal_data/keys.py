@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.cryptography import AESCipher
 
 from commands.database import Database
+from commands.ids import random_bytes
 
 DATA_KEY_BYTES = 32
 CACHE_SECONDS = 5.0
@@ -84,7 +85,7 @@ class DataKeyCipher(AESCipher):
         self._aead = AESGCM(key)
 
     def encrypt(self, plaintext: bytes) -> bytes:
-        nonce = AESCipher.random_bytes(12)
+        nonce = random_bytes(12)
         sealed = self._aead.encrypt(nonce, plaintext, None)
         return nonce + sealed[-16:] + sealed[:-16]
 
