@@ -257,10 +257,8 @@ class _LineQueueHandler(logging.handlers.QueueHandler):
     would then queue for it again behind every other thread."""
 
     def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
-        line = self.format(record)
-        prepared = logging.makeLogRecord({"msg": line, "levelno": record.levelno,
-                                          "levelname": record.levelname, "name": record.name})
-        return prepared
+        return logging.makeLogRecord({"msg": self.format(record), "levelno": record.levelno,
+                                      "levelname": record.levelname, "name": record.name})
 
 
 def configure_logging(log_format: str = "json", level: str = "INFO") -> logging.Handler | None:

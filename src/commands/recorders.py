@@ -41,7 +41,7 @@ from eventsourcing.persistence import InterfaceError, OperationalError, StoredEv
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 from eventsourcing.utils import retry
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL, Composed, Identifier
 
 from commands.database import Transaction
 
@@ -66,9 +66,15 @@ def check_without_round_trip(conn: psycopg.Connection[Any]) -> None:
     and the store-unavailable answers take over."""
     if conn.closed or conn.broken:
         raise psycopg.OperationalError("the connection is closed")
-    readable, _, _ = select.select([conn.fileno()], [], [], 0)
-    if readable:
+    if idle_socket_readable(conn):
         psycopg_pool.ConnectionPool.check_connection(conn)
+
+
+def idle_socket_readable(conn: psycopg.Connection[Any]) -> bool:
+    """Whether an idle session's socket has something to read: only when the server
+    ended the session (a termination message or end of file is waiting)."""
+    readable, _, _ = select.select([conn.fileno()], [], [], 0)
+    return bool(readable)
 
 
 class CommitOrderedPostgresRecorder(PostgresApplicationRecorder):
@@ -82,7 +88,6 @@ class CommitOrderedPostgresRecorder(PostgresApplicationRecorder):
             datastore.pool._check = check_without_round_trip
         schema = Identifier(self.datastore.schema)
         table = Identifier(self.events_table_name)
-        function = Identifier(APPEND_FUNCTION)
         # The stock CREATE TABLE (kept as the library wrote it) plus our column. Rows
         # written before the column existed, or by a stock recorder under its table
         # lock, carry 0: settled at once, which is what that lock guaranteed.
@@ -91,76 +96,33 @@ class CommitOrderedPostgresRecorder(PostgresApplicationRecorder):
             .format(schema, table)
         )
         self.sql_create_statements.append(
-            SQL(
-                "CREATE OR REPLACE FUNCTION {schema}.{function}("
-                "ids {id_type}[], versions bigint[], topics text[], states bytea[])"
-                " RETURNS SETOF bigint LANGUAGE plpgsql AS $BODY$"
-                " DECLARE tx bigint;"
-                " BEGIN"
-                "   IF pg_current_xact_id_if_assigned() IS NOT NULL THEN"
-                "     RAISE EXCEPTION 'events must be the first write of their transaction'"
-                "       USING ERRCODE = 'LC001';"
-                "   END IF;"
-                "   PERFORM pg_advisory_lock({key});"
-                "   BEGIN"
-                "     tx := pg_current_xact_id()::text::bigint;"
+            self._append_function(
+                APPEND_FUNCTION,
+                "ids {id_type}[], versions bigint[], topics text[], states bytea[]",
+                "SETOF bigint",
                 "     RETURN QUERY INSERT INTO {schema}.{table}"
                 "       (originator_id, originator_version, topic, state, tx_id)"
                 "       SELECT e.i, e.v, e.t, e.s, tx"
                 "       FROM unnest(ids, versions, topics, states) AS e(i, v, t, s)"
-                "       RETURNING notification_id;"
-                "   EXCEPTION WHEN OTHERS OR query_canceled THEN"
-                "     PERFORM pg_advisory_unlock({key});"
-                "     RAISE;"
-                "   END;"
-                "   PERFORM pg_advisory_unlock({key});"
-                " END;"
-                " $BODY$"
-            ).format(
-                schema=schema,
-                function=function,
-                id_type=SQL(self.datastore.originator_id_type),
-                table=table,
-                key=SQL(str(APPEND_LOCK_KEY)),
+                "       RETURNING notification_id;",
             )
         )
         # Most saves carry one event: a twin taking plain values, not arrays, spares
         # the client the arrays' encoding (the larger part of a save's own CPU).
         self.sql_create_statements.append(
-            SQL(
-                "CREATE OR REPLACE FUNCTION {schema}.{function}("
-                "id {id_type}, version bigint, topic text, state bytea)"
-                " RETURNS bigint LANGUAGE plpgsql AS $BODY$"
-                " DECLARE nid bigint;"
-                " BEGIN"
-                "   IF pg_current_xact_id_if_assigned() IS NOT NULL THEN"
-                "     RAISE EXCEPTION 'events must be the first write of their transaction'"
-                "       USING ERRCODE = 'LC001';"
-                "   END IF;"
-                "   PERFORM pg_advisory_lock({key});"
-                "   BEGIN"
+            self._append_function(
+                APPEND_ONE_FUNCTION,
+                "id {id_type}, version bigint, topic text, state bytea",
+                "bigint",
                 "     INSERT INTO {schema}.{table}"
                 "       (originator_id, originator_version, topic, state, tx_id)"
-                "       VALUES (id, version, topic, state, pg_current_xact_id()::text::bigint)"
-                "       RETURNING notification_id INTO nid;"
-                "   EXCEPTION WHEN OTHERS OR query_canceled THEN"
-                "     PERFORM pg_advisory_unlock({key});"
-                "     RAISE;"
-                "   END;"
-                "   PERFORM pg_advisory_unlock({key});"
-                "   RETURN nid;"
-                " END;"
-                " $BODY$"
-            ).format(
-                schema=schema,
-                function=Identifier(APPEND_ONE_FUNCTION),
-                id_type=SQL(self.datastore.originator_id_type),
-                table=table,
-                key=SQL(str(APPEND_LOCK_KEY)),
+                "       VALUES (id, version, topic, state, tx)"
+                "       RETURNING notification_id INTO nid;",
+                "   RETURN nid;",
             )
         )
         self.append_statement = SQL("SELECT * FROM {0}.{1}(%s, %s, %s, %s)").format(
-            schema, function
+            schema, Identifier(APPEND_FUNCTION)
         )
         self.append_one_statement = SQL("SELECT {0}.{1}(%s, %s, %s, %s) AS id").format(
             schema, Identifier(APPEND_ONE_FUNCTION)
@@ -170,6 +132,41 @@ class CommitOrderedPostgresRecorder(PostgresApplicationRecorder):
             " WHERE tx_id < pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
             " ORDER BY notification_id DESC LIMIT 1"
         ).format(schema, table)
+
+    def _append_function(
+        self, name: str, arguments: str, returns: str, insert: str, result: str = ""
+    ) -> Composed:
+        """An append function: it refuses unless the events are its transaction's first
+        write, then takes the transaction id and runs ``insert`` under the append lock,
+        which it releases before returning (also when the insert fails)."""
+        return SQL(
+            "CREATE OR REPLACE FUNCTION {schema}.{function}(" + arguments + ")"
+            " RETURNS " + returns + " LANGUAGE plpgsql AS $BODY$"
+            " DECLARE tx bigint; nid bigint;"
+            " BEGIN"
+            "   IF pg_current_xact_id_if_assigned() IS NOT NULL THEN"
+            "     RAISE EXCEPTION 'events must be the first write of their transaction'"
+            "       USING ERRCODE = 'LC001';"
+            "   END IF;"
+            "   PERFORM pg_advisory_lock({key});"
+            "   BEGIN"
+            "     tx := pg_current_xact_id()::text::bigint;"
+            + insert +
+            "   EXCEPTION WHEN OTHERS OR query_canceled THEN"
+            "     PERFORM pg_advisory_unlock({key});"
+            "     RAISE;"
+            "   END;"
+            "   PERFORM pg_advisory_unlock({key});"
+            + result +
+            " END;"
+            " $BODY$"
+        ).format(  # type: ignore[arg-type]
+            schema=Identifier(self.datastore.schema),
+            function=Identifier(name),
+            id_type=SQL(self.datastore.originator_id_type),
+            table=Identifier(self.events_table_name),
+            key=SQL(str(APPEND_LOCK_KEY)),
+        )
 
     def _create_table(self, curs: Any) -> None:
         # Two processes starting together may race on CREATE OR REPLACE FUNCTION

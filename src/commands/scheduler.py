@@ -6,7 +6,6 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
-import select
 import threading
 import time
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ import psycopg
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from commands.database import STORE_DOWN_ERRORS, StoreUnavailable
+from commands.recorders import idle_socket_readable
 from commands.services import Services
 from commands.time_driven import DueWork, run_due
 
@@ -108,11 +108,7 @@ class KeptAdvisoryLock:
 
 
 def _closed_by_server(conn: psycopg.Connection[Any]) -> bool:
-    """An idle session's socket has something to read only when the server ended it."""
-    if conn.closed or conn.broken:
-        return True
-    readable, _, _ = select.select([conn.fileno()], [], [], 0)
-    return bool(readable)
+    return conn.closed or conn.broken or idle_socket_readable(conn)
 
 
 class FileLock:

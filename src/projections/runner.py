@@ -219,14 +219,7 @@ class ProjectionRunner:
         full = len(notifications) == self.batch_size
         new_position = notifications[-1].id if full else head
         batch = []
-        prefetch = getattr(self.store.mapper, "prefetch", None)
-        if prefetch is not None:  # the data keys of the whole batch, read together
-            try:
-                prefetch(notifications)
-            except (StoreUnavailable, *STORE_DOWN_ERRORS):
-                raise
-            except Exception:  # noqa: BLE001 - decoding meets it again, at its own event
-                log.debug("prefetching data keys failed", exc_info=True)
+        self.store.mapper.prefetch(notifications)  # the batch's data keys, read together
         for notification in notifications:
             try:
                 event = self.store.mapper.to_domain_event(notification)

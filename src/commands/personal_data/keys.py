@@ -165,8 +165,7 @@ class DataKeys:
     def prefetch(self, owner_ids: Iterable[UUID]) -> None:
         """Read the keys of these owners that are not held yet, a few queries for
         all of them rather than one each (a batch of events about to be decoded)."""
-        if time.monotonic() >= self._recheck_at:
-            self._recheck()
+        self._recheck_if_due()
         epoch = self._epoch
         with self._lock:
             missing = list({o for o in owner_ids if o not in self._ciphers})
@@ -179,11 +178,13 @@ class DataKeys:
                     chunk,
                 )
             for row in rows:
-                self._remember(UUID(row["owner_id"]), row, epoch)
+                try:
+                    self._remember(UUID(row["owner_id"]), row, epoch)
+                except MasterKeyMismatch:
+                    continue  # not kept: decoding meets it again, at its own event
 
     def _cached(self, owner_id: UUID) -> tuple[AESCipher | None] | None:
-        if time.monotonic() >= self._recheck_at:
-            self._recheck()
+        self._recheck_if_due()
         with self._lock:
             try:
                 cipher = self._ciphers[owner_id]
@@ -191,6 +192,10 @@ class DataKeys:
                 return None
             self._ciphers.move_to_end(owner_id)
         return (cipher,)
+
+    def _recheck_if_due(self) -> None:
+        if time.monotonic() >= self._recheck_at:
+            self._recheck()
 
     def _recheck(self) -> None:
         """Empty the cache if any key was erased since the last count. Erasure only
