@@ -1,8 +1,8 @@
 """B3's baseline: a bare FastAPI endpoint served the way ``lifecycle serve`` is served
-(uvicorn, one process per port, no access log), taking the same pydantic body as
+(uvicorn's worker processes on one socket, no access log), taking the same pydantic body as
 ``POST /v1/organisations/{org}/users`` and doing one INSERT through a psycopg pool.
 
-    python -m bench.bare_app --port 8100   # BENCH_BARE_DATABASE_URL=postgresql://...
+    python -m bench.bare_app --port 8100 --workers 2   # BENCH_BARE_DATABASE_URL=postgresql://...
 """
 
 from __future__ import annotations
@@ -74,6 +74,11 @@ def create_app(database_url: str) -> FastAPI:
     return app
 
 
+def app_from_env() -> FastAPI:
+    """The app of one worker process (uvicorn's factory, under ``--workers N``)."""
+    return create_app(os.environ["BENCH_BARE_DATABASE_URL"])
+
+
 def main() -> int:
     import psycopg
     import uvicorn
@@ -81,12 +86,23 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8100)
+    parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
     url = os.environ["BENCH_BARE_DATABASE_URL"]
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(TABLE)
-    uvicorn.run(create_app(url), host=args.host, port=args.port, log_level="warning",
-                access_log=False)
+    if args.workers > 1:  # as lifecycle serve --workers N: uvicorn's workers on one socket
+        from uvicorn.supervisors import Multiprocess
+
+        from api.cli import listening_socket
+
+        config = uvicorn.Config("bench.bare_app:app_from_env", factory=True,
+                                workers=args.workers, host=args.host, port=args.port,
+                                log_level="warning", access_log=False)
+        Multiprocess(config, sockets=[listening_socket(args.host, args.port)]).run()
+    else:
+        uvicorn.run(create_app(url), host=args.host, port=args.port, log_level="warning",
+                    access_log=False)
     return 0
 
 

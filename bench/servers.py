@@ -64,27 +64,32 @@ class ServerGroup:
 
     @classmethod
     def lifecycle(cls, database_url: str, workers: int, **settings: str) -> ServerGroup:
-        ports = free_ports(workers)
+        """``lifecycle serve --workers N`` on one port: N HTTP processes, and the
+        projections and time-driven work in the parent process."""
+        ports = free_ports(1)
         env = {
             **os.environ,
             "LIFECYCLE_DATABASE_URL": database_url,
             "LIFECYCLE_API_TOKENS": TOKENS,
             **{f"LIFECYCLE_{k.upper()}": v for k, v in settings.items()},
         }
-        commands = [[*lifecycle_command(), "--port", str(p)] for p in ports]
+        commands = [[*lifecycle_command(), "--workers", str(workers), "--port", str(ports[0])]]
         return cls("lifecycle", commands, ports, env)
 
     @classmethod
     def bare(cls, database_url: str, workers: int) -> ServerGroup:
-        ports = free_ports(workers)
+        """The baseline served the same way: uvicorn's N workers on one port."""
+        ports = free_ports(1)
         env = {**os.environ, "BENCH_BARE_DATABASE_URL": database_url,
                "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-        commands = [[sys.executable, "-m", "bench.bare_app", "--port", str(p)] for p in ports]
+        commands = [[sys.executable, "-m", "bench.bare_app", "--workers", str(workers),
+                     "--port", str(ports[0])]]
         return cls("bare", commands, ports, env)
 
     @property
     def pids(self) -> list[int]:
-        return [p.pid for p in self.processes]
+        """The processes started and, at the time of asking, all their descendants."""
+        return descendants([p.pid for p in self.processes])
 
     def start(self) -> None:
         # The first process creates the tables; the others start once it answers.
@@ -134,6 +139,26 @@ class ServerGroup:
 
 
 # --- CPU readings -------------------------------------------------------------------------
+
+
+def descendants(pids: Sequence[int]) -> list[int]:
+    """``pids`` and every process below them (from ``/proc``)."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:  # ended while we looked
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        parents.setdefault(parent, []).append(int(entry.name))
+    found, todo = [], list(pids)
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(parents.get(pid, []))
+    return found
 
 
 def postgres_pids(url: str) -> list[int]:

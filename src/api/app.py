@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -9,13 +13,15 @@ from fastapi import FastAPI
 
 from api import observability, problems
 from api.auth import TokenRegistry
-from api.bootstrap import Container
+from api.bootstrap import Container, build
 from api.guard import RequestGuard
 from api.idempotency import IdempotencyMiddleware, IdempotencyStore
 from api.routes import accounts, catalogue, licence_requests, ops, purchases, subscriptions
 from api.routes import audit
 from api.routes import contracts
 from api.routes import profiles
+from api.logs import configure_logging
+from api.settings import Settings
 from api.store_gate import StoreGate, StoreProbe
 
 DESCRIPTION = """Event-sourced subscription lifecycle: self-service purchase, annual renewal,
@@ -25,7 +31,14 @@ Authenticate with `Authorization: Bearer <secret>` (tokens from `LIFECYCLE_API_T
 Errors are RFC 9457 `application/problem+json`."""
 
 
-def create_app(container: Container, *, run_background: bool = True) -> FastAPI:
+def create_app(
+    container: Container, *, run_background: bool = True, close: bool | None = None
+) -> FastAPI:
+    """The app; with ``run_background``, its lifespan also follows the log and runs the
+    time-driven work. ``close`` (by default as ``run_background``): close the store at
+    shutdown."""
+    closing = run_background if close is None else close
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if run_background:
@@ -33,7 +46,7 @@ def create_app(container: Container, *, run_background: bool = True) -> FastAPI:
         try:
             yield
         finally:
-            if run_background:
+            if closing:
                 container.close()
 
     app = FastAPI(title="lifecycle", version="1", description=DESCRIPTION, lifespan=lifespan)
@@ -50,3 +63,32 @@ def create_app(container: Container, *, run_background: bool = True) -> FastAPI:
     app.add_middleware(RequestGuard, tokens=TokenRegistry(container.settings.tokens()))
     observability.install(app, container)  # last: its middleware is the outermost
     return app
+
+
+PARENT_CHECK_SECONDS = 1.0
+ORPHAN_GRACE_SECONDS = 10.0
+"""How long a worker whose parent is gone may take to stop gracefully before it exits."""
+
+
+def worker_app() -> FastAPI:
+    """One HTTP worker of ``lifecycle serve --workers N``: uvicorn calls this factory in
+    each worker process. The process that started the workers follows the log and runs
+    the time-driven work; a worker only serves requests, and stops (as on SIGTERM) when
+    that process is gone, so that no worker outlives a killed parent (at the latest
+    ``ORPHAN_GRACE_SECONDS`` after it noticed)."""
+    settings = Settings()
+    configure_logging(settings.log_format, settings.log_level)
+    container = build(settings)
+    parent = os.getppid()
+
+    def stop_with_parent() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_SECONDS)
+        os.kill(os.getpid(), signal.SIGTERM)
+        # A graceful stop has been seen to hang now and then once the parent is gone
+        # (uvicorn's shutdown waiting on a lifespan that never completes): exit anyway.
+        time.sleep(ORPHAN_GRACE_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=stop_with_parent, name="parent-watch", daemon=True).start()
+    return create_app(container, run_background=False, close=True)

@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import os
+import shutil
 import signal
+import socket
 import sys
+import tempfile
 
 from api import audit_cli, projections_cli
 from api.logs import configure_logging
@@ -14,12 +18,16 @@ from api.settings import Settings
 
 
 def _serve(args: argparse.Namespace) -> int:
+    settings = Settings()
+    workers = args.workers if args.workers is not None else settings.workers
+    if workers > 1:
+        return _serve_workers(args, settings, workers)
+
     import uvicorn
 
     from api.app import create_app
     from api.bootstrap import build
 
-    settings = Settings()
     container = build(settings)
     app = create_app(container)
     # log_config=None: uvicorn's loggers propagate to the root's JSON handler. Its own
@@ -43,6 +51,80 @@ def _serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, server.handle_exit)
     server.run()
     return 0 if server.started else 3  # 3: uvicorn's status when the server cannot start
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound for uvicorn's worker processes to accept on.
+
+    Made here rather than by uvicorn's ``Config.bind_socket``, which creates it with
+    protocol 0: asyncio sets ``TCP_NODELAY`` only on connections accepted from a socket
+    whose protocol is TCP, and without it an answer written in two parts (head, then
+    body) waits for the client's delayed acknowledgement, about 40 ms a request."""
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(address)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _serve_workers(args: argparse.Namespace, settings: Settings, workers: int) -> int:
+    """``workers`` HTTP processes on one socket (uvicorn's supervisor), and in this
+    process the projections and the time-driven work. Request threads then never
+    share an interpreter lock with the projections, whose batches would otherwise hold
+    it for milliseconds at a time while requests queue behind them."""
+    if settings.clock == "manual":
+        print(
+            "lifecycle serve: the manual clock lives in one process (it moves only by"
+            " POST /v1/ops/clock/advance); serve it with --workers 1",
+            file=sys.stderr,
+        )
+        return 2
+    # Each process counts its requests and its time-driven work in files here, and a
+    # scrape of any worker reads them all (prometheus_client's multiprocess mode). It
+    # is chosen before prometheus_client is first imported, here and in the workers.
+    metrics_dir = tempfile.mkdtemp(prefix="lifecycle-metrics.")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    if args.log_level:
+        os.environ["LIFECYCLE_LOG_LEVEL"] = args.log_level  # the workers read it too
+    try:
+        import uvicorn
+        from uvicorn.config import STARTUP_FAILURE
+        from uvicorn.supervisors import Multiprocess
+
+        from api.bootstrap import build
+
+        container = build(settings)  # the tables exist before any worker starts
+        config = uvicorn.Config(
+            "api.app:worker_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=workers,
+            log_config=None,
+            log_level=(args.log_level or settings.log_level).lower(),
+            access_log=False,
+        )
+        try:
+            sock = listening_socket(args.host, args.port)
+        except BaseException:  # the port is taken, say: close the store, then re-raise
+            container.close()
+            raise
+        # The supervisor takes SIGINT and SIGTERM from here on: it stops the workers
+        # (each finishes its requests in flight) and returns.
+        supervisor = Multiprocess(config, sockets=[sock])
+        try:
+            container.start()
+            supervisor.run()
+        finally:
+            container.close()
+            sock.close()
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+    failed = any(p.exitcode == STARTUP_FAILURE for p in supervisor.processes)
+    return 3 if failed else 0
 
 
 def _erase(args: argparse.Namespace) -> int:
@@ -82,6 +164,16 @@ def _erase(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 64:
+        raise argparse.ArgumentTypeError(f"a number of processes from 1 to 64, not {text!r}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="lifecycle",
@@ -95,6 +187,14 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--log-level", default=None, help="overrides LIFECYCLE_LOG_LEVEL")
+    serve.add_argument(
+        "--workers",
+        type=_positive,
+        default=None,
+        help="HTTP worker processes on the one port (overrides LIFECYCLE_WORKERS, default 1);"
+        " with more than one, the projections and the time-driven work run in a process of"
+        " their own beside them",
+    )
     serve.set_defaults(run=_serve)
     erase = commands.add_parser(
         "erase",

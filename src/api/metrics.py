@@ -10,6 +10,7 @@ as fresh as the scrape and the same whichever process is scraped.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -17,6 +18,7 @@ from dataclasses import replace
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
 
@@ -91,6 +93,7 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self._store: StoreCollector | None = None
         self.http_requests = Counter(
             "lifecycle_http_requests",
             "HTTP requests answered, by method, route template and status",
@@ -120,12 +123,26 @@ class Metrics:
 
     def watch_store(self, services: Any, runners: Mapping[str, Any]) -> None:
         """Report the log head, the projections and the store's health at each scrape."""
-        self.registry.register(StoreCollector(services, runners))
+        self._store = StoreCollector(services, runners)
+        self.registry.register(self._store)
 
     def exposition(self, accept: str | None) -> tuple[bytes, str]:
         """The text format the scraper asked for (``Accept``), and its content type."""
         encoder, content_type = choose_encoder(accept or "")
-        return encoder(self.registry), content_type
+        return encoder(self._scraped()), content_type
+
+    def _scraped(self) -> CollectorRegistry:
+        """This instance's registry; under ``lifecycle serve --workers N``
+        (``PROMETHEUS_MULTIPROC_DIR`` set) the counts of every process of the service,
+        summed from their files, and the store's readings."""
+        directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        if not directory:
+            return self.registry
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=directory)
+        if self._store is not None:
+            registry.register(self._store)
+        return registry
 
 
 def outcome_of(error: BaseException) -> str:

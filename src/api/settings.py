@@ -44,6 +44,10 @@ class Settings(BaseSettings):
     the per-organisation data keys are wrapped with it. A secret: never shown."""
     log_format: Literal["json", "text"] = "json"
     log_level: str = "INFO"
+    workers: int = Field(default=1, ge=1, le=64)
+    """HTTP worker processes of ``lifecycle serve``. With more than one, the projections
+    and the time-driven work run in the serving command's own process instead, beside
+    the workers (``lifecycle serve --workers``)."""
 
     @field_validator("log_level")
     @classmethod

@@ -63,6 +63,10 @@ CLAIM = (
 )
 
 
+REPAIR_CHECK_SECONDS = 1.0
+"""How often a failed runner looks whether a rebuild has replaced its broken copy."""
+
+
 class ProjectionFailed(Exception):
     """An event the projection could not apply; it stops at that position."""
 
@@ -318,7 +322,8 @@ class ProjectionRunner:
         self._wake.set()
 
     def restart_if_stopped(self) -> None:
-        """After a rebuild replaced a failed copy: follow the log again."""
+        """After a rebuild replaced a failed copy: follow the log again (a failed runner
+        also finds that out by itself, within ``REPAIR_CHECK_SECONDS``)."""
         if self._thread is not None and not self._thread.is_alive() and not self._stop.is_set():
             self.start(self._interval)
 
@@ -348,9 +353,25 @@ class ProjectionRunner:
             except ProjectionFailed as error:
                 log.error("%s", error)
                 self._record_failure(error)
-                return
+                if not self._wait_for_repair():
+                    return
+                continue
             self._wake.wait(interval)
             self._wake.clear()
+
+    def _wait_for_repair(self) -> bool:
+        """After a failure: wait until the projection is ``live`` again, which a rebuild
+        that swaps in a repaired copy makes it, in this process or in another one (an
+        HTTP worker of ``lifecycle serve --workers N``); ``False`` once stopped."""
+        while not self._stop.wait(REPAIR_CHECK_SECONDS):
+            try:
+                if self.status()["status"] == "live":
+                    self._position = None  # the rebuild's swap moved it
+                    log.info("projection %s follows the log again", self.name)
+                    return True
+            except (StoreUnavailable, *STORE_DOWN_ERRORS) as error:
+                log.warning("projection %s waits for the store: %s", self.name, error)
+        return False
 
     def _background_step(self, head: int | None) -> None:
         if head is None:

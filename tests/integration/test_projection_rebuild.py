@@ -356,6 +356,42 @@ def test_a_failed_projection_resumes_once_its_event_applies(container: Container
     assert (status["status"], status["error"], status["failed_position"]) == ("live", None, None)
 
 
+def test_a_failed_runner_follows_again_after_a_rebuild_elsewhere(container: Container) -> None:
+    """Under ``lifecycle serve --workers N`` the projections run in one process and a
+    rebuild asked for over HTTP runs in a worker: the failed runner learns of the
+    repaired copy from its tracking row, without being restarted."""
+    services = container.services
+    make_history(services, organisations=1)
+    poison_at = services.head() - 1
+    failing = ProjectionRunner(services.store, services.database, Poison(poison_at))
+    container.runners["poison"] = failing
+    failing.start(interval=0.05)
+    try:
+        deadline = time.monotonic() + 10
+        while tracking(container, "poison")["status"] != "failed" and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert tracking(container, "poison")["status"] == "failed"
+
+        # Another process, with the fix deployed, rebuilds the view beside it.
+        elsewhere = ProjectionRunner(services.store, services.database, Poison())
+        container.runners["poison"] = elsewhere
+        assert container.rebuilder("poison").run() == 2
+        accounts.open_account(
+            services, Caller.of("tests"), email="later@example.com", name="Later",
+            username="later", kind="free",
+        )
+        head = services.head()
+
+        assert failing.wait_for(head, 10)
+        status = tracking(container, "poison")
+        assert (status["status"], status["failed_position"]) == ("live", None)
+        with services.database.transaction(commit=False) as tx:
+            positions = [r["position"] for r in tx.all("SELECT position FROM poison_rows")]
+        assert sorted(positions) == list(range(1, head + 1))
+    finally:
+        failing.stop()
+
+
 def test_the_cli_shows_status_and_rebuilds_with_a_progress_bar(
     container: Container,
     database_url: str,
