@@ -90,6 +90,16 @@ class Database:
                 raise StoreUnavailable(str(error)) from error
             raise
 
+    def one_statement(self, sql: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
+        """PostgreSQL: one statement in its own transaction, one round trip (``%s``
+        placeholders); its first row."""
+        try:
+            with self.datastore.get_connection() as conn:
+                row = conn.execute(sql, tuple(params), prepare=True).fetchone()
+        except STORE_DOWN_ERRORS as error:
+            raise StoreUnavailable(str(error)) from error
+        return None if row is None else dict(row)
+
     def create(self, statements: Sequence[str]) -> None:
         """Create tables and indexes (``CREATE ... IF NOT EXISTS``) in one transaction."""
         with self.transaction() as tx:

@@ -67,6 +67,30 @@ REPAIR_CHECK_SECONDS = 1.0
 """How often a failed runner looks whether a rebuild has replaced its broken copy."""
 
 
+CLAIM_ALONE_FUNCTION = """CREATE OR REPLACE FUNCTION lifecycle_claim_v1(
+    claim_name text, current_position bigint, new_position bigint
+) RETURNS bigint LANGUAGE plpgsql AS $BODY$
+DECLARE claimed bigint;
+BEGIN
+  PERFORM set_config('synchronous_commit', 'off', true);
+  UPDATE projection_tracking SET position = new_position,
+    status = CASE WHEN status = 'failed' THEN 'live' ELSE status END,
+    error = CASE WHEN status = 'failed' THEN NULL ELSE error END,
+    failed_position = CASE WHEN status = 'failed' THEN NULL ELSE failed_position END
+  WHERE name = claim_name AND position = current_position
+  RETURNING position INTO claimed;
+  RETURN claimed;
+END;
+$BODY$"""
+"""The claim of a batch with no event for the projection (PostgreSQL): the same update
+as ``CLAIM``, in a statement of its own without waiting for the WAL flush, one round
+trip instead of a pipelined transaction. Most batches of most projections are such:
+every event moves every projection's position, and each follows a few topics."""
+
+SCHEMA_LOCK = 0x6C69_7000_0000_0001
+"""Serialises our functions' ``CREATE OR REPLACE`` between processes starting together."""
+
+
 class ProjectionFailed(Exception):
     """An event the projection could not apply; it stops at that position."""
 
@@ -137,7 +161,12 @@ class ProjectionRunner:
         self._position: int | None = None
         # The settled head the head watcher last saw, for the background loop.
         self._known_head: int | None = None
-        database.create([TRACKING_TABLE, *projection.tables])
+        functions = (
+            [f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK})", CLAIM_ALONE_FUNCTION]
+            if database.dialect == "postgres" and not projection.name.endswith("__next")
+            else []
+        )
+        database.create([TRACKING_TABLE, *projection.tables, *functions])
         if not projection.name.endswith("__next"):  # a rebuild's shadow: table exists
             _add_generation_column(database)
         with database.transaction() as tx:
@@ -246,6 +275,9 @@ class ProjectionRunner:
         self, batch: Sequence[Applied], current: int, new_position: int, *, batched: bool
     ) -> None:
         postgres = self.database.dialect == "postgres"
+        if postgres and batched and not batch:
+            self._claim_alone(current, new_position)
+            return
         try:
             # A batch goes in pipeline mode on PostgreSQL: its statements are sent
             # without waiting for each answer (two round trips for the claim and the
@@ -275,6 +307,15 @@ class ProjectionRunner:
             if batched:
                 raise _BatchFailed() from error  # rolled back, then retried event by event
             raise
+
+    def _claim_alone(self, current: int, new_position: int) -> None:
+        row = self.database.one_statement(
+            "SELECT lifecycle_claim_v1(%s, %s, %s) AS position",
+            (self.name, current, new_position),
+        )
+        if row is None or row["position"] is None:
+            self._position = None
+            raise _Overtaken()
 
     def _claim(self, tx: Transaction, current: int, new_position: int) -> None:
         """Claim the batch before applying it: a concurrent runner's claim waits on the

@@ -282,6 +282,58 @@ def test_runners_of_one_view_in_two_processes_apply_each_event_once(
     assert sorted(positions) == list(range(1, services.head() + 1))
 
 
+class CountedContracts(Counted):
+    """Follows the contract topics only: batches of other events are empty for it."""
+
+    name = "counted_contracts"
+    tables = ("CREATE TABLE IF NOT EXISTS counted_contracts_rows (position BIGINT NOT NULL)",)
+
+    def __init__(self) -> None:
+        from lifecycle.contract import Contract
+        from projections.due_work import _topics_of
+
+        self.topics = _topics_of(Contract)
+
+    def apply(self, tx: Transaction, event: Any, position: int, prepared: Any) -> None:
+        tx.execute("INSERT INTO counted_contracts_rows (position) VALUES (?)", (position,))
+
+
+def test_batches_with_no_event_for_the_view_move_its_position_once(
+    container: Container,
+) -> None:
+    """A batch holding none of a view's topics only moves its position (on PostgreSQL
+    in a statement of its own): a runner that remembers an older position is overtaken
+    there too, and such a claim clears a recorded failure as any claim does."""
+    services = container.services
+    first = ProjectionRunner(services.store, services.database, CountedContracts())
+    second = ProjectionRunner(services.store, services.database, CountedContracts())
+    accounts.open_account(
+        services, Caller.of("tests"), email="n0@example.com", name="N", username="n0",
+        kind="free",
+    )
+    assert second.catch_up() == services.head()
+    first._record_failure(ProjectionFailed("counted_contracts", 1, ValueError("earlier")))
+    accounts.open_account(
+        services, Caller.of("tests"), email="n1@example.com", name="N", username="n1",
+        kind="free",
+    )
+    assert first.catch_up() == services.head()  # no contract event: the position alone
+    status = first.status()
+    assert (status["status"], status["error"]) == ("live", None)
+
+    make_history(services, organisations=2)  # with contracts
+    assert second.catch_up() == services.head()  # overtaken at first, then caught up
+    assert first.catch_up() == services.head()
+    with services.database.transaction(commit=False) as tx:
+        positions = sorted(r["position"] for r in tx.all("SELECT position FROM counted_contracts_rows"))
+    contracts = [
+        n.id for n in services.store.recorder.select_notifications(
+            start=1, limit=10_000, topics=tuple(CountedContracts().topics)
+        )
+    ]
+    assert positions == contracts and len(contracts) >= 2
+
+
 def test_a_poison_event_marks_its_projection_failed_and_others_go_on(container: Container) -> None:
     services = container.services
     make_history(services, organisations=1)
