@@ -143,10 +143,23 @@ def _card_run(match: re.Match[str]) -> str:
     return REDACTED if _hides_card_number(match.group(0)) else match.group(0)
 
 
+_SUSPECT = re.compile(
+    r"(?i)bearer|authorization|"
+    + "|".join(sorted(SECURITY_CODE_KEYS, key=len, reverse=True))
+    + r"|[0-9](?:[ -]?[0-9]){12}|[A-Za-z0-9_-]{16,}\."
+)
+"""What each pattern above needs to find anything: text without it (most log fields:
+a route, a status, an id) is left as it is after one search instead of five."""
+
+
 def redact_text(text: str, secrets: Iterable[str] | None = None) -> str:
     for secret in SECRETS.values() if secrets is None else secrets:
         if secret in text:
             text = text.replace(secret, REDACTED)
+    return text if _SUSPECT.search(text) is None else _redact_patterns(text)
+
+
+def _redact_patterns(text: str) -> str:
     text = _AUTHORIZATION.sub(rf"\1{REDACTED}", text)
     text = _BEARER.sub(rf"\1\2{REDACTED}", text)
     text = _SECURITY_CODE.sub(rf"\1{REDACTED}", text)
