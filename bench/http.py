@@ -4,9 +4,10 @@ processes as cores on each side.
 
 The command is ``POST /v1/organisations/{org}/users`` (the ``add_user`` handler: it
 reads the organisation and records one ``Account.Opened`` event); the baseline takes
-the same body at the same path and does one INSERT. ``lifecycle serve`` runs as it
-does in production: its projections and its time-driven work run in the same
-processes, and it logs every request.
+the same body at the same path and does one INSERT. ``lifecycle serve --workers N``
+runs as it does in production: N HTTP workers on one socket, its projections and its
+time-driven work in the parent process (counted in the servers' CPU), and it logs
+every request.
 
 1. Saturation: a closed loop at high concurrency, alternating between the two server
    groups over several rounds; the figure is the median, the ratio the median of the
@@ -216,9 +217,11 @@ def _results(run: dict[str, Any], fast: freshness.Probes | None, workers: int, r
             "B3", f"HTTP commands/s, lifecycle serve x{workers} (add user)",
             f"{sat['service']:,.0f}/s", f"{sat['bare']:,.0f}/s", f"{ratio:.2f}", ">= 0.6",
             ratio >= 0.6,
-            [f"closed loop, {CONCURRENCY} keep-alive connections over {workers} server processes"
-             f" per side, {rounds} rounds of {saturate_for:.0f} s alternating; baseline: bare"
-             " FastAPI + pydantic body + one INSERT (psycopg_pool), same uvicorn set-up;"
+            [f"closed loop, {CONCURRENCY} keep-alive connections; lifecycle serve --workers"
+             f" {workers} (its projections and time-driven work in the parent process) against"
+             f" the bare app under uvicorn's {workers} workers, one socket each; {rounds} rounds"
+             f" of {saturate_for:.0f} s alternating; baseline: bare FastAPI + pydantic body +"
+             " one INSERT (psycopg_pool);"
              f" non-2xx answers in the whole run: {errors}",
              f"at saturation (last round), service: {run['cpu']['service'][0].text()};"
              f" CPU per request: servers {per_request(*run['cpu']['service'])}",
