@@ -144,10 +144,13 @@ async def _measure(service: ServerGroup, bare: ServerGroup, organisations: list[
     for r in range(rounds):
         for name in (["service", "bare"] if r % 2 == 0 else ["bare", "service"]):
             group, url = groups[name]
-            with CpuMeter(group.pids, url) as meter:
+            # The parent alone too: for the service, the process of its projections and
+            # time-driven work (uvicorn's supervisor beside them costs next to nothing).
+            with CpuMeter(group.pids, url) as meter, CpuMeter([group.pids[0]], url) as parent:
                 outcome = await closed_loop(pools[name], request_for, CONCURRENCY, saturate_for, counter)
             saturation[name].append(outcome)
             cpu[name] = (meter.reading, outcome.throughput)
+            cpu[f"{name}_parent"] = parent.reading.servers / outcome.throughput
             caught_up = wait_for_projections(service.ports[0]) if name == "service" else 0.0
             log(f"B3 round {r + 1}/{rounds} {name}: {outcome.throughput:.0f} req/s, {lat(outcome)},"
                 f" errors {outcome.errors}; {meter.reading.text()}"
@@ -224,7 +227,9 @@ def _results(run: dict[str, Any], fast: freshness.Probes | None, workers: int, r
              " one INSERT (psycopg_pool);"
              f" non-2xx answers in the whole run: {errors}",
              f"at saturation (last round), service: {run['cpu']['service'][0].text()};"
-             f" CPU per request: servers {per_request(*run['cpu']['service'])}",
+             f" CPU per request: servers {per_request(*run['cpu']['service'])}; of the"
+             f" servers', the parent process (projections, time-driven work):"
+             f" {run['cpu']['service_parent'] * 1000:.1f} ms",
              f"at saturation (last round), baseline: {run['cpu']['bare'][0].text()};"
              f" CPU per request: servers {per_request(*run['cpu']['bare'])}",
              f"the load generator (Python, asyncio + h11) shares the {workers} cores:"
