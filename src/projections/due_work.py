@@ -19,6 +19,7 @@ from lifecycle.due import DueItem
 from lifecycle.organisation import Organisation
 from lifecycle.renewal import Renewal
 from lifecycle.subscription import Subscription
+from projections.recent import RecentAggregates
 from projections.runner import Projection, ProjectionRunner
 
 INSTANT_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
@@ -54,12 +55,12 @@ class DueWorkProjection(Projection):
     def __init__(self, store: LifecycleStore) -> None:
         self.store = store
         self.topics = _topics_of(Subscription, Organisation, Contract, Renewal)
+        self.aggregates = RecentAggregates(store)
 
     def prepare(self, event: Any) -> list[DueItem]:
-        aggregate = self.store.repository.get(
-            event.originator_id, version=event.originator_version
-        )
-        return list(aggregate.due_work())
+        if isinstance(event, Organisation.PersonalDataErased):
+            self.aggregates.clear()  # copies made before it hold values it removed
+        return list(self.aggregates.at(event).due_work())
 
     def apply(self, tx: Transaction, event: Any, position: int, prepared: list[DueItem]) -> None:
         tx.execute("DELETE FROM due_work WHERE aggregate_id = ?", (str(event.originator_id),))

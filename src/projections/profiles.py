@@ -13,8 +13,6 @@ from their aggregates, which then read every personal value as ``"[erased]"``.
 from __future__ import annotations
 
 import json
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
@@ -25,14 +23,11 @@ from lifecycle.account import Account
 from lifecycle.organisation import Organisation
 from lifecycle.subscription import Subscription
 from projections.due_work import _topics_of
+from projections.recent import RecentAggregates
 from projections.runner import Applied, Projection
 
 ACCOUNT, ORGANISATION, BILLING = "account", "organisation", "billing"
 ERASURE = "erasure"
-
-RECENT_AGGREGATES = 4096
-"""How many aggregates each thread keeps at the version its last event left them."""
-
 
 def dumps(doc: dict[str, Any]) -> str:
     return json.dumps(doc, sort_keys=True, separators=(",", ":"))
@@ -95,43 +90,14 @@ class ProfilesProjection(Projection):
     def __init__(self, store: LifecycleStore) -> None:
         self.store = store
         self.topics = _topics_of(Account, Organisation, Subscription)
-        # Per thread (the live runner and a rebuild each have their own): the aggregates
-        # recent events left, so that the next event of one moves it a version on
-        # instead of reading its history again (at most RECENT_AGGREGATES of them).
-        self._threads = threading.local()
-
-    def _recent(self) -> OrderedDict[UUID, Any]:
-        recent: OrderedDict[UUID, Any] | None = getattr(self._threads, "recent", None)
-        if recent is None:
-            recent = self._threads.recent = OrderedDict()
-        return recent
-
-    def _aggregate_at(self, event: Any) -> Any:
-        """The event's aggregate at the event's version: the recent copy moved on by this
-        event when it stands just before it (the store's reconstruction does the same
-        fold), the creation event's own aggregate, or else read from the store."""
-        recent = self._recent()
-        version = event.originator_version
-        known = recent.pop(event.originator_id, None)  # dropped if the event fails below
-        if known is not None and known.version == version - 1:
-            aggregate = event.mutate(known)
-        elif known is not None and known.version == version:
-            aggregate = known
-        elif version == 1:
-            aggregate = event.mutate(None)
-        else:
-            aggregate = self.store.repository.get(event.originator_id, version=version)
-        recent[event.originator_id] = aggregate
-        if len(recent) > RECENT_AGGREGATES:
-            recent.popitem(last=False)
-        return aggregate
+        self.aggregates = RecentAggregates(store)
 
     def prepare(self, event: Any) -> Any:
         if isinstance(event, Organisation.PersonalDataErased):
             # Copies made before the erasure hold values it removed: read afresh after it.
-            self._recent().clear()
+            self.aggregates.clear()
             return self._erased(event)
-        aggregate = self._aggregate_at(event)
+        aggregate = self.aggregates.at(event)
         if isinstance(aggregate, Account):
             return ACCOUNT, account_doc(aggregate)
         if isinstance(aggregate, Organisation):
