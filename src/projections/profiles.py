@@ -29,6 +29,7 @@ from projections.runner import Applied, Projection
 ACCOUNT, ORGANISATION, BILLING = "account", "organisation", "billing"
 ERASURE = "erasure"
 
+
 def dumps(doc: dict[str, Any]) -> str:
     return json.dumps(doc, sort_keys=True, separators=(",", ":"))
 

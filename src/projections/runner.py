@@ -54,12 +54,16 @@ Applied = tuple[int, Any, Any]
 """``(position, event, prepared)``: one event as the runner hands it to ``apply``."""
 
 
-CLAIM = (
-    "UPDATE projection_tracking SET position = ?,"
-    " status = CASE WHEN status = 'failed' THEN 'live' ELSE status END,"
+_CLEARS_FAILURE = (
+    "status = CASE WHEN status = 'failed' THEN 'live' ELSE status END,"
     " error = CASE WHEN status = 'failed' THEN NULL ELSE error END,"
     " failed_position = CASE WHEN status = 'failed' THEN NULL ELSE failed_position END"
-    " WHERE name = ? AND position = ?"
+)
+"""A claim that commits past a recorded failure also clears it."""
+
+CLAIM = (
+    "UPDATE projection_tracking SET position = ?, " + _CLEARS_FAILURE
+    + " WHERE name = ? AND position = ?"
 )
 
 
@@ -73,10 +77,7 @@ CLAIM_ALONE_FUNCTION = """CREATE OR REPLACE FUNCTION lifecycle_claim_v1(
 DECLARE claimed bigint;
 BEGIN
   PERFORM set_config('synchronous_commit', 'off', true);
-  UPDATE projection_tracking SET position = new_position,
-    status = CASE WHEN status = 'failed' THEN 'live' ELSE status END,
-    error = CASE WHEN status = 'failed' THEN NULL ELSE error END,
-    failed_position = CASE WHEN status = 'failed' THEN NULL ELSE failed_position END
+  UPDATE projection_tracking SET position = new_position, """ + _CLEARS_FAILURE + """
   WHERE name = claim_name AND position = current_position
   RETURNING position INTO claimed;
   RETURN claimed;
