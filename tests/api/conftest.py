@@ -139,7 +139,9 @@ class Hub:
     def events_after(self, position: int) -> list[Any]:
         """The domain events recorded after ``position``, in log order."""
         store = self.container.services.store
-        notifications = store.recorder.select_notifications(start=position + 1, limit=10_000)
+        notifications = store.recorder.select_notifications(
+            start=position + 1, limit=10_000, settled_only=False
+        )
         return [store.mapper.to_domain_event(n) for n in notifications]
 
     def stored_bytes(self) -> bytes:

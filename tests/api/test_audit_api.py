@@ -283,7 +283,7 @@ def test_verify_is_ok_and_names_the_exports_last_hash(hub: Hub, story: dict[str,
 
 def _notifications(hub: Hub) -> list[Any]:
     store = hub.container.services.store
-    return list(store.recorder.select_notifications(start=1, limit=10_000))
+    return list(store.recorder.select_notifications(start=1, limit=10_000, settled_only=False))
 
 
 # --- contracts ----------------------------------------------------------------------------

@@ -42,7 +42,9 @@ def notifications(container: Container, page: int = 2_000) -> Iterator[Any]:
     recorder = container.services.store.recorder
     position = 0
     while True:
-        batch = recorder.select_notifications(start=position + 1, limit=page)
+        batch = recorder.select_notifications(
+            start=position + 1, limit=page, settled_only=False
+        )
         if not batch:
             return
         yield from batch

@@ -4,6 +4,7 @@ and roll back with their events."""
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
 from typing import Any
@@ -14,6 +15,7 @@ from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import IntegrityError
 
 from commands.database import Database
+from commands.services import retrying
 from commands.store import LifecycleStore, persistence_env
 
 
@@ -236,3 +238,167 @@ def test_concurrent_writers_never_let_a_tailing_reader_skip_an_event(
     every = [n.id for n in recorder.select_notifications(start=start + 1, limit=10_000)]
     assert len(every) == writers * per_writer
     assert seen == every
+
+
+def test_a_selection_without_stop_never_passes_an_event_still_being_written(
+    pg_store: LifecycleStore, postgres_url: str
+) -> None:
+    """A reader that omits ``stop`` and moves to the last notification it was given,
+    as the library's own readers do, must not be given an event committed above one
+    that is still being written: it would skip that one when it commits."""
+    recorder: Any = pg_store.recorder
+    before = recorder.recorded_head() or 0
+    with psycopg.connect(postgres_url) as slow:
+        slow.execute(recorder.append_statement, _append_arguments(pg_store, Note("slow")))
+        row = slow.execute("SELECT max(notification_id) FROM lifecycle_events").fetchone()
+        assert row is not None
+        slow_position = row[0]
+        later = pg_store.save(Note("later"))[-1].notification.id
+
+        given = [n.id for n in recorder.select_notifications(start=before + 1, limit=100)]
+        library = [n.id for n in pg_store.notification_log.select(start=before + 1, limit=10)]
+        everything = recorder.select_notifications(start=before + 1, limit=100, settled_only=False)
+
+        assert all(position < slow_position for position in given + library)
+        assert [n.id for n in everything] == [later]
+        slow.commit()
+    deadline = time.monotonic() + 30  # other transactions on the cluster may hold it back
+    while [n.id for n in recorder.select_notifications(start=before + 1, limit=100)] != [
+        slow_position,
+        later,
+    ]:
+        assert time.monotonic() < deadline, "the events never became readable in order"
+        time.sleep(0.01)
+
+
+# --- PostgreSQL: conflicting saves ------------------------------------------------------
+
+
+class InThread:
+    """A call run in a thread of its own: its result or error, and when it ended."""
+
+    def __init__(self, call: Any) -> None:
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self.started = time.monotonic()
+        self.ended: float | None = None
+        self._thread = threading.Thread(target=self._run, args=(call,), daemon=True)
+        self._thread.start()
+
+    def _run(self, call: Any) -> None:
+        try:
+            self.result = call()
+        except BaseException as error:  # noqa: BLE001 - kept for the test to inspect
+            self.error = error
+        self.ended = time.monotonic()
+
+    def join(self, timeout: float) -> bool:
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+
+def _open_save_of(store: LifecycleStore, postgres_url: str, note: Note) -> psycopg.Connection[Any]:
+    """A connection whose transaction has appended the note's events and stays open."""
+    recorder: Any = store.recorder
+    conn = psycopg.connect(postgres_url)
+    conn.execute(recorder.append_statement, _append_arguments(store, note))
+    return conn
+
+
+def _wait_until_a_save_waits_for_a_lock(postgres_url: str) -> None:
+    deadline = time.monotonic() + 20
+    with psycopg.connect(postgres_url, autocommit=True) as watcher:
+        while True:
+            row = watcher.execute(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            ).fetchone()
+            if row and row[0] > 0:
+                return
+            assert time.monotonic() < deadline, "the conflicting save never waited"
+            time.sleep(0.01)
+
+
+def _with_lock_timeout(url: str, seconds: int) -> str:
+    return url + ("&" if "?" in url else "?") + f"lock_timeout={seconds}"
+
+
+@pytest.mark.parametrize("events", [1, 2])
+def test_an_unrelated_save_never_waits_behind_a_save_that_conflicts_with_an_open_one(
+    pg_store: LifecycleStore, postgres_url: str, events: int
+) -> None:
+    """A holds note X at version 1 in an open transaction; B saves X at version 1 too
+    and must wait for A. C saves something else: it completes while A is still open.
+    When A commits, B fails as a conflict, which the handlers' retry loop takes: it
+    runs again on X as A left it."""
+    note = Note("x")
+    twin = copy.deepcopy(note)  # the same aggregate at the same version, pending
+    attempts: list[int] = []
+
+    def save_b() -> Any:
+        attempts.append(len(attempts) + 1)
+        if len(attempts) == 1:
+            return pg_store.save(twin, *[Note("with it") for _ in range(events - 1)])
+        current = pg_store.repository.get(note.id)
+        current.amend("after A")
+        return pg_store.save(current)
+
+    a = _open_save_of(pg_store, postgres_url, note)
+    try:
+        b = InThread(lambda: retrying(save_b))
+        _wait_until_a_save_waits_for_a_lock(postgres_url)
+        c = InThread(lambda: pg_store.save(Note("unrelated")))
+        c_done = c.join(timeout=10)
+        a_ended = time.monotonic()
+        a.commit()
+    finally:
+        a.close()  # rolls back if not committed, so that nothing is left waiting
+
+    assert c_done and c.error is None, "the unrelated save waited for the conflicting pair"
+    assert c.ended is not None and c.ended < a_ended
+    assert c.ended - c.started < 1.0
+    assert b.join(timeout=20)
+    assert b.error is None
+    assert attempts == [1, 2]
+    assert pg_store.repository.get(note.id).text == "after A"
+
+
+def test_a_save_that_conflicts_with_an_open_one_fails_as_a_conflict_after_the_lock_timeout(
+    postgres_url: str,
+) -> None:
+    store = LifecycleStore(env=persistence_env(_with_lock_timeout(postgres_url, 1)))
+    try:
+        note = Note("x")
+        twin = copy.deepcopy(note)
+        a = _open_save_of(store, postgres_url, note)
+        try:
+            b = InThread(lambda: store.save(twin))
+            b_done = b.join(timeout=15)
+            a_ended = time.monotonic()
+        finally:
+            a.close()  # rolls back
+        assert b_done, "the save waited for the open one past the lock timeout"
+        assert b.ended is not None and b.ended < a_ended
+        assert b.ended - b.started >= 0.95
+        assert isinstance(b.error, IntegrityError), b.error
+        assert "still open" in str(b.error)
+    finally:
+        store.close()
+
+
+def test_a_save_that_waited_for_an_open_one_succeeds_when_that_one_rolls_back(
+    pg_store: LifecycleStore, postgres_url: str
+) -> None:
+    note = Note("x")
+    twin = copy.deepcopy(note)
+    twin.amend("mine")
+    a = _open_save_of(pg_store, postgres_url, note)
+    try:
+        b = InThread(lambda: pg_store.save(twin))
+        _wait_until_a_save_waits_for_a_lock(postgres_url)
+        a.rollback()
+    finally:
+        a.close()
+    assert b.join(timeout=20)
+    assert b.error is None
+    assert pg_store.repository.get(note.id).text == "mine"

@@ -65,7 +65,10 @@ def write(services: Services, writer: int) -> None:
 
 def log_positions(services: Services) -> list[int]:
     head = services.head()
-    return [n.id for n in services.store.recorder.select_notifications(start=1, limit=head + 1)]
+    notifications = services.store.recorder.select_notifications(
+        start=1, limit=head + 1, settled_only=False
+    )
+    return [n.id for n in notifications]
 
 
 def checksum(values: list[Any]) -> str:

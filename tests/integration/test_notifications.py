@@ -26,7 +26,9 @@ def compose_messages(services: Services, count: int) -> None:
 
 def composed_message_ids(services: Services) -> list[str]:
     head = services.head()
-    notifications = services.store.recorder.select_notifications(start=1, limit=head + 1)
+    notifications = services.store.recorder.select_notifications(
+        start=1, limit=head + 1, settled_only=False
+    )
     return sorted(
         str(n.originator_id)
         for n in notifications

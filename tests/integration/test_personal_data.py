@@ -137,7 +137,9 @@ def customer(services: Services, tag: str, contract_number: int) -> dict[str, An
 
 def messages(services: Services) -> list[Any]:
     """Every outgoing message recorded so far, read as the service reads them."""
-    notifications = services.store.recorder.select_notifications(start=1, limit=10_000)
+    notifications = services.store.recorder.select_notifications(
+        start=1, limit=10_000, settled_only=False
+    )
     events = [services.store.mapper.to_domain_event(n) for n in notifications]
     return [e for e in events if type(e).__qualname__ == "Message.Composed"]
 
@@ -650,7 +652,9 @@ def test_a_batch_of_events_has_its_data_keys_read_together(
     made = [customer(services, f"batch{n}", 9310 + n) for n in range(3)]
     other = second_store(container)
     try:
-        notifications = other.recorder.select_notifications(start=1, limit=10_000)
+        notifications = other.recorder.select_notifications(
+            start=1, limit=10_000, settled_only=False
+        )
         one_by_one: list[str] = []
         read_one = other.personal_data._row
         monkeypatch.setattr(

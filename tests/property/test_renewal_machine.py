@@ -301,7 +301,10 @@ class RenewalMachine(RuleBasedStateMachine):
 
     def _read_new_events(self) -> None:
         store = self.services.store
-        for notification in store.recorder.select_notifications(start=self.seen + 1, limit=10_000):
+        new = store.recorder.select_notifications(
+            start=self.seen + 1, limit=10_000, settled_only=False
+        )
+        for notification in new:
             self.seen = notification.id
             event = store.mapper.to_domain_event(notification)
             name = type(event).__name__

@@ -264,7 +264,9 @@ def check_readable(store: Any) -> None:
     """Fail now, with a clear error, if the stored events or data keys cannot be read
     with this configuration, rather than serve garbage or fail on every request."""
     encrypted = bool(store.env.get("CIPHER_TOPIC"))
-    for notification in store.recorder.select_notifications(start=None, limit=1):
+    # The first stored event, settled or not: a look at the log, not a reader following it.
+    first = store.recorder.select_notifications(start=None, limit=1, settled_only=False)
+    for notification in first:
         try:
             store.mapper.to_domain_event(notification)
         except MapperDeserialisationError:
