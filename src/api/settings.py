@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     """HTTP worker processes of ``lifecycle serve``. With more than one, the projections
     and the time-driven work run in the serving command's own process instead, beside
     the workers (``lifecycle serve --workers``)."""
+    request_deadline_seconds: float = Field(default=8.0, gt=0)
+    """A request stops waiting for the database this long after it reached the
+    service, and answers 503 ``store-unavailable``."""
 
     @field_validator("log_level")
     @classmethod

@@ -2,13 +2,18 @@
 at once, and ``GET /health`` says so.
 
 Without this gate a request that reaches a stopped PostgreSQL waits for the connection
-pool's timeout on each of the event store's own retries (about 50 s with the default
-settings) before it fails. The gate keeps a verdict on the store from a probe of its
-own: a fresh connection with a short timeout and ``SELECT 1``, outside the pool, so that
-a pool busy with slow requests is not mistaken for a store that is down. The probe runs
-in a short-lived thread at most every ``interval`` seconds, started by the requests
-that find the verdict stale; a request never waits for it. Once the database answers
-again, the next probe lets requests through, without a restart.
+pool until its deadline (below) before it fails. The gate keeps a verdict on the store
+from a probe of its own: a fresh connection with a short timeout and ``SELECT 1``,
+outside the pool, so that a pool busy with slow requests is not mistaken for a store
+that is down. The probe runs in a short-lived thread at most every ``interval``
+seconds, started by the requests that find the verdict stale; a request never waits
+for it. Once the database answers again, the next probe lets requests through,
+without a restart.
+
+A request that got past the gate before the probe saw the outage (one in flight when
+the database went away) is bounded by its deadline instead: its store calls stop
+waiting for a connection ``request_deadline_seconds`` after it arrived here and raise
+``StoreUnavailable`` (``commands.database.StoreDeadline``).
 """
 
 from __future__ import annotations
@@ -22,7 +27,8 @@ import psycopg
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.problems import store_unavailable
-from commands.database import Database
+from api.settings import Settings
+from commands.database import Database, store_deadline
 
 log = logging.getLogger("lifecycle.api")
 
@@ -91,14 +97,32 @@ class StoreProbe:
 
 
 class StoreGate:
-    """ASGI middleware: 503 ``store-unavailable`` while the probe finds the store down."""
+    """ASGI middleware: 503 ``store-unavailable`` while the probe finds the store down;
+    and every request's waits for the store bounded by its deadline
+    (``request_deadline_seconds`` from here; ``commands.database.StoreDeadline``), so
+    that a request already in flight when the database goes away answers 503 then
+    rather than after the event store's retries."""
 
     def __init__(self, app: ASGIApp, probe: StoreProbe) -> None:
         self.app = app
         self.probe = probe
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] not in NOT_GATED and not self.probe.available():
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if scope["path"] not in NOT_GATED and not self.probe.available():
             await store_unavailable()(scope, receive, send)
             return
-        await self.app(scope, receive, send)
+        with store_deadline(deadline_seconds(scope)):
+            await self.app(scope, receive, send)
+
+
+def deadline_seconds(scope: Scope) -> float:
+    """The service's ``request_deadline_seconds``, from the container of the app that
+    serves the request."""
+    container = getattr(getattr(scope.get("app"), "state", None), "container", None)
+    settings = getattr(container, "settings", None)
+    if settings is None:
+        return float(Settings.model_fields["request_deadline_seconds"].default)
+    return float(settings.request_deadline_seconds)

@@ -4,8 +4,10 @@ connection pool as eventsourcing's recorder (SQLite or PostgreSQL)."""
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import psycopg
@@ -16,6 +18,83 @@ from eventsourcing.persistence import InterfaceError as StoreInterfaceError
 
 class StoreUnavailable(Exception):
     """The database cannot be reached now; the request may be retried."""
+
+
+class StoreDeadline:
+    """Until when the work being done (an HTTP request) may wait for the database.
+
+    A handler runs in a thread that cannot be cancelled, so the deadline is kept where
+    the waiting happens: the pool lends a connection after waiting at most until the
+    deadline, and after it only a connection that is ready at once. When the database
+    has gone away none is (the pool finds its sessions closed), so the store call
+    raises ``StoreUnavailable`` then, instead of waiting out the event store's own
+    retries (ten attempts, each waiting up to the pool's timeout). No transaction is
+    begun without a connection, so no command commits after its request was answered
+    503. Once the work has recorded its events (``lift``), it waits as before: a
+    command that committed is not turned into a 503 for being slow to keep its answer.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.at = time.monotonic() + seconds
+        self.lifted = False
+
+    def remaining(self) -> float | None:
+        """Seconds left (0 or less once passed), or ``None`` when lifted."""
+        return None if self.lifted else self.at - time.monotonic()
+
+    def lift(self) -> None:
+        self.lifted = True
+
+
+READY_AT_ONCE_SECONDS = 0.05
+"""After its deadline a request still takes a connection the pool lends this fast."""
+
+_deadline: ContextVar[StoreDeadline | None] = ContextVar("store_deadline", default=None)
+
+
+@contextmanager
+def store_deadline(seconds: float) -> Iterator[StoreDeadline]:
+    """Bound the waits for the store in this context (and in the threads it starts,
+    which copy it) by a deadline ``seconds`` from now."""
+    deadline = StoreDeadline(seconds)
+    token = _deadline.set(deadline)
+    try:
+        yield deadline
+    finally:
+        _deadline.reset(token)
+
+
+def lift_store_deadline() -> None:
+    """The current work has committed: it waits for the store as before from now on."""
+    deadline = _deadline.get()
+    if deadline is not None:
+        deadline.lift()
+
+
+def bound_waits_by_deadline(pool: psycopg_pool.ConnectionPool[Any]) -> None:
+    """Make ``pool`` wait for a connection only until the current ``StoreDeadline``.
+
+    eventsourcing constructs the pool and asks it for every connection with its
+    configured timeout (``POSTGRES_CONNECT_TIMEOUT``); this wraps that one method of
+    this one pool. A wait the deadline cut short raises ``StoreUnavailable``, which the
+    event store does not retry. Work without a deadline (projections, time-driven work)
+    waits as before."""
+    getconn = pool.getconn
+
+    def getconn_until_deadline(timeout: float | None = None) -> Any:
+        deadline = _deadline.get()
+        left = None if deadline is None else deadline.remaining()
+        wait = pool.timeout if timeout is None else timeout
+        if left is None or wait <= left:
+            return getconn(timeout)
+        try:
+            return getconn(max(left, READY_AT_ONCE_SECONDS))
+        except psycopg_pool.PoolTimeout as error:
+            raise StoreUnavailable(
+                "the request's deadline passed waiting for the database"
+            ) from error
+
+    pool.getconn = getconn_until_deadline  # type: ignore[method-assign]
 
 
 STORE_DOWN_ERRORS: tuple[type[BaseException], ...] = (

@@ -10,7 +10,7 @@ from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import JSONTranscoder, Mapper, Transcoder, Transcoding
 
-from commands.database import Database
+from commands.database import Database, bound_waits_by_deadline, lift_store_deadline
 from commands.personal_data.keys import DataKeys, master_cipher
 from commands.personal_data.sealing import (
     PersonalAsSealed,
@@ -103,6 +103,13 @@ class LifecycleStore(Application):
         module = self.env.get("PERSISTENCE_MODULE") or ""
         dialect = "postgres" if module.endswith("postgres") else "sqlite"
         datastore = self.recorder.datastore  # type: ignore[attr-defined]
+        if dialect == "postgres":
+            # The pool's own timeout bounds the wait for a connection; libpq's bounds
+            # each new connection its workers open (psycopg's default is 130 s).
+            datastore.pool.kwargs.setdefault(
+                "connect_timeout", max(2, int(self.env.get("POSTGRES_CONNECT_TIMEOUT") or 5))
+            )
+            bound_waits_by_deadline(datastore.pool)
         self.personal_data.bind(Database(datastore, dialect))
 
     def construct_mapper(self) -> Mapper[Any]:
@@ -137,6 +144,7 @@ class LifecycleStore(Application):
                     processing.collect_events(obj)
             processing.saved_kwargs.update(kwargs)
             recordings = self._record(processing)
+            lift_store_deadline()  # committed: keeping the answer may wait as before
             self._take_snapshots(processing)
             self._notify(recordings)
             self.notify(processing.events)  # the library's deprecated hook, kept
