@@ -27,6 +27,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     from api.app import create_app
     from api.bootstrap import build
+    from api.connections import ConnectionLimits, LimitedConfig, fit_file_limit
 
     container = build(settings)
     app = create_app(container)
@@ -34,8 +35,10 @@ def _serve(args: argparse.Namespace) -> int:
     # access log stays off: it would show raw paths (the email-preferences link's token);
     # api.observability logs each request with its route template instead.
     server = uvicorn.Server(
-        uvicorn.Config(
+        LimitedConfig(
             app,
+            limits=fit_file_limit(ConnectionLimits.of(settings)),
+            keep_alive_seconds=settings.keep_alive_seconds,
             host=args.host,
             port=args.port,
             log_config=None,
@@ -90,15 +93,18 @@ def _serve_workers(args: argparse.Namespace, settings: Settings, workers: int) -
     if args.log_level:
         os.environ["LIFECYCLE_LOG_LEVEL"] = args.log_level  # the workers read it too
     try:
-        import uvicorn
         from uvicorn.config import STARTUP_FAILURE
         from uvicorn.supervisors import Multiprocess
 
         from api.bootstrap import build
+        from api.connections import ConnectionLimits, LimitedConfig, fit_file_limit
 
         container = build(settings)  # the tables exist before any worker starts
-        config = uvicorn.Config(
+        config = LimitedConfig(
             "api.app:worker_app",
+            # The workers inherit this process's open-file limit, raised here if need be.
+            limits=fit_file_limit(ConnectionLimits.of(settings)),
+            keep_alive_seconds=settings.keep_alive_seconds,
             factory=True,
             host=args.host,
             port=args.port,

@@ -48,6 +48,16 @@ class Settings(BaseSettings):
     """HTTP worker processes of ``lifecycle serve``. With more than one, the projections
     and the time-driven work run in the serving command's own process instead, beside
     the workers (``lifecycle serve --workers``)."""
+    header_timeout_seconds: float = Field(default=10.0, gt=0)
+    """A connection's request head (request line and headers) must arrive within this,
+    counted from the connection's start or from the first byte of a later request."""
+    body_timeout_seconds: float = Field(default=30.0, gt=0)
+    """A request's body must arrive within this, counted from the end of its head."""
+    keep_alive_seconds: int = Field(default=5, ge=1)
+    """An idle connection is closed this long after its last answer."""
+    max_connections: int = Field(default=1000, ge=1)
+    """Open connections per HTTP worker process; beyond it a request is answered 503
+    ``service-busy``. Lowered at start to fit the process's file limit."""
     request_deadline_seconds: float = Field(default=8.0, gt=0)
     """A request stops waiting for the database this long after it reached the
     service, and answers 503 ``store-unavailable``."""
