@@ -169,6 +169,38 @@ def make_container(database_url: str) -> Iterator[Callable[..., Container]]:
 
 
 @pytest.fixture
+def make_fresh_container(
+    request: pytest.FixtureRequest, database_url: str, tmp_path: Path
+) -> Iterator[Callable[..., Container]]:
+    """Each call builds the service on a new, empty database of the test's store (for a
+    property whose examples must not share a log); all are closed and dropped after."""
+    built: list[tuple[Container, str | None]] = []
+    databases: PostgresDatabases | None = (
+        request.getfixturevalue("postgres_databases")
+        if database_url.startswith("postgresql")
+        else None
+    )
+
+    def make(**overrides: object) -> Container:
+        if databases is None:
+            url, name = _sqlite_url(tmp_path / f"fresh{len(built)}"), None
+            (tmp_path / f"fresh{len(built)}").mkdir()
+        else:
+            admin_url = _postgres_admin_url()
+            name = databases.take(admin_url)
+            url = _with_database(admin_url, name)
+        container = build(settings_for(url, **overrides))
+        built.append((container, name))
+        return container
+
+    yield make
+    for container, name in reversed(built):
+        container.close()
+        if databases is not None and name is not None:
+            databases.drop(name)
+
+
+@pytest.fixture
 def container(make_container: Callable[..., Container]) -> Container:
     """The service on the test's database under the manual clock, not started:
     no background threads; projections move when asked to catch up."""

@@ -137,10 +137,10 @@ def build(settings: Settings) -> Container:
         )
     }
     metrics = Metrics()
-    metrics.watch_store(services, runners)
     due_work = ObservedDueWork(
         DueWorkView(runners["due_work"], database), TimeDrivenObserver(metrics)
     )
+    metrics.watch_store(services, runners, due_work)
     scheduler = None
     if settings.clock == "system":
         lock: WorkLock = (

@@ -95,20 +95,41 @@ async def reader(request: Request) -> None:
     """Views need only the token; this records the bearer scheme in the OpenAPI document."""
 
 
+MAX_POSITION = 2**63 - 1
+"""The largest log position either store can hold (a signed 64-bit integer): a larger
+number in a query is refused, not handed to the database."""
+
 MinPosition = Annotated[
     int | None,
-    Query(ge=0, description="wait up to 5 s until the read reflects this log position"),
+    Query(
+        ge=0,
+        le=MAX_POSITION,
+        description="wait up to 5 s until the read reflects this log position",
+    ),
 ]
 
 
 def wait_for_projection(
     container: Container, runner: ProjectionRunner, min_position: int | None
 ) -> None:
+    """Wait up to the read wait for ``runner``'s view to reach ``min_position``
+    (``ProjectionBehind`` after it). A position past the log's head was never answered
+    to anyone: refused at once, with the head, rather than after the wait."""
     if min_position is None or min_position <= 0:
         return
+    if runner.position() >= min_position:
+        return
+    head = container.services.head()
+    if min_position > head:
+        raise ProjectionBehind(
+            f"position {min_position} is past the log's head ({head}); no command has"
+            " answered it yet",
+            head=head,
+        )
     if not runner.wait_for(min_position, container.settings.read_wait_seconds):
         raise ProjectionBehind(
-            f"the {runner.name} view has not reached position {min_position} yet; retry shortly"
+            f"the {runner.name} view has not reached position {min_position} yet; retry shortly",
+            head=head,
         )
 
 

@@ -9,6 +9,7 @@ as fresh as the scrape and the same whichever process is scraped.
 
 from __future__ import annotations
 
+import collections
 import logging
 import os
 import time
@@ -35,11 +36,13 @@ STORE_ERRORS: tuple[type[BaseException], ...] = (StoreUnavailable, *STORE_DOWN_E
 
 
 class StoreCollector:
-    """Reads the log head and each projection's tracking row when scraped."""
+    """Reads the log head, each projection's tracking row and the failed due items
+    when scraped."""
 
-    def __init__(self, services: Any, runners: Mapping[str, Any]) -> None:
+    def __init__(self, services: Any, runners: Mapping[str, Any], due_work: Any = None) -> None:
         self._services = services
         self._runners = runners
+        self._due_work = due_work
 
     def describe(self) -> Iterable[Metric]:
         return list(self._families())
@@ -67,12 +70,18 @@ class StoreCollector:
             "1 for the projection's current status (live, rebuilding or failed), else 0",
             labels=["projection", "status"],
         )
+        yield GaugeMetricFamily(
+            "lifecycle_due_work_failed_items",
+            "Due items whose work failed and is held back for a retry, by kind",
+            labels=["kind"],
+        )
 
     def collect(self) -> Iterable[Metric]:
-        up, head, position, lag, status = self._families()
+        up, head, position, lag, status, failed = self._families()
         try:
             last = self._services.head()
             rows = {name: runner.status() for name, runner in self._runners.items()}
+            failures = self._due_work.failures() if self._due_work is not None else []
         except STORE_ERRORS as error:
             log.warning("metrics: the store does not answer: %s", error)
             up.add_metric([], 0)
@@ -85,7 +94,10 @@ class StoreCollector:
             lag.add_metric([name], max(0, last - applied))
             for state in PROJECTION_STATUSES:
                 status.add_metric([name, state], 1 if row["status"] == state else 0)
-        return [up, head, position, lag, status]
+        by_kind = collections.Counter(failure.kind for failure in failures)
+        for kind in sorted(by_kind):
+            failed.add_metric([kind], by_kind[kind])
+        return [up, head, position, lag, status, failed]
 
 
 class Metrics:
@@ -121,9 +133,12 @@ class Metrics:
             registry=self.registry,
         )
 
-    def watch_store(self, services: Any, runners: Mapping[str, Any]) -> None:
-        """Report the log head, the projections and the store's health at each scrape."""
-        self._store = StoreCollector(services, runners)
+    def watch_store(
+        self, services: Any, runners: Mapping[str, Any], due_work: Any = None
+    ) -> None:
+        """Report the log head, the projections, the failed due items and the store's
+        health at each scrape."""
+        self._store = StoreCollector(services, runners, due_work)
         self.registry.register(self._store)
 
     def exposition(self, accept: str | None) -> tuple[bytes, str]:

@@ -181,9 +181,25 @@ class Notification(Out):
     created_at: str
 
 
+class FailedDueItem(Out):
+    """A due item whose work failed: held back until ``retry_at`` while the rest of
+    the queue runs."""
+
+    key: str
+    kind: str
+    aggregate_id: str
+    due_at: str
+    attempts: int
+    error: str
+    failed_at: str
+    retry_at: str
+
+
 class ClockAdvanced(Out):
     now: str
     position: int
+    failed: list[FailedDueItem]
+    """The items whose work failed during this advance (each held back for a retry)."""
 
 
 class ProjectionStatus(Out):

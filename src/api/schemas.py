@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import date
+import re
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+import pycountry
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StringConstraints,
+)
 
+from lifecycle.calendar import EARLIEST_DAY, LATEST_DAY, day_supported, instant_supported
 from lifecycle.money import Money
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -19,8 +31,65 @@ Email = Annotated[
     ),
 ]
 Amount = Annotated[str, StringConstraints(pattern=r"^\d{1,12}(\.\d{1,2})?$")]
-Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
-Count = Annotated[int, Field(ge=0, le=1_000_000_000)]
+
+NOT_MONEY = frozenset(
+    {"XAD", "XAG", "XAU", "XBA", "XBB", "XBC", "XBD", "XDR", "XPD", "XPT", "XSU", "XTS", "XUA", "XXX"}
+)
+"""ISO 4217 codes that name no money a contract is paid in: precious metals, bond-market
+and accounting units, the testing code and "no currency"."""
+CURRENCY_CODES = frozenset(c.alpha_3 for c in pycountry.currencies) - NOT_MONEY
+
+
+def _iso_4217(code: str) -> str:
+    if code not in CURRENCY_CODES:
+        raise ValueError("not an ISO 4217 currency code")
+    return code
+
+
+Currency = Annotated[
+    str, StringConstraints(pattern=r"^[A-Z]{3}$"), AfterValidator(_iso_4217)
+]
+Count = Annotated[int, Field(strict=True, ge=0, le=1_000_000_000)]
+
+# --- dates and instants: text of one shape, inside the supported range ------------------
+
+_DAY_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}")
+SUPPORTED_RANGE = f"from {EARLIEST_DAY.isoformat()} to {LATEST_DAY.isoformat()} (UTC)"
+
+
+def _day_text(value: object) -> object:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or _DAY_TEXT.fullmatch(value) is None:
+        raise ValueError("a date is written YYYY-MM-DD")
+    return value
+
+
+def _supported_day(day: date) -> date:
+    if not day_supported(day):
+        raise ValueError(f"dates are supported {SUPPORTED_RANGE}")
+    return day
+
+
+def _instant_text(value: object) -> object:
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("an instant is RFC 3339 text with its offset, e.g. 2027-01-31T09:00:00Z")
+    return value
+
+
+def _supported_instant(instant: datetime) -> datetime:
+    if not instant_supported(instant):
+        raise ValueError(f"instants are supported {SUPPORTED_RANGE}")
+    return instant
+
+
+Day = Annotated[date, BeforeValidator(_day_text), AfterValidator(_supported_day)]
+"""A UTC day, ``YYYY-MM-DD``, inside the supported range."""
+Instant = Annotated[AwareDatetime, BeforeValidator(_instant_text), AfterValidator(_supported_instant)]
+"""An RFC 3339 instant with its offset (a naive time names no instant), inside the
+supported range."""
 
 
 class Body(BaseModel):
@@ -43,9 +112,9 @@ class OpenAccount(Body):
     name: Text
     username: Text
     kind: Literal["free", "trial"]
-    trial_days: Annotated[int, Field(ge=1, le=365)] = 30
+    trial_days: Annotated[int, Field(strict=True, ge=1, le=365)] = 30
     datacenter: str | None = None
-    fedramp: bool = False
+    fedramp: StrictBool = False
 
 
 class AddUser(Body):
@@ -98,9 +167,9 @@ class NewBuyerAccount(Body):
 class CompletePurchase(Body):
     payment_token: Annotated[str, StringConstraints(min_length=1, max_length=200)]
     billing_address: BillingAddress
-    accept_terms: bool | None = None
-    accept_auto_renewal: bool | None = None
-    accept_privacy: bool | None = None
+    accept_terms: StrictBool | None = None
+    accept_auto_renewal: StrictBool | None = None
+    accept_privacy: StrictBool | None = None
     account: NewBuyerAccount | None = None
 
 
@@ -164,7 +233,7 @@ TermMonths = Annotated[int, Field(strict=True, ge=1, le=120)]
 class CreateContract(Body):
     organisation_id: Annotated[str, StringConstraints(max_length=64)]
     number: Annotated[int, Field(strict=True, ge=1, le=999_999_999_999)]
-    start_date: date
+    start_date: Day
     term_months: TermMonths
     licences: Licences
     notice_days: Annotated[int, Field(strict=True, ge=0, le=730)]
@@ -204,4 +273,4 @@ class OptOut(Body):
 
 
 class AdvanceClock(Body):
-    to: AwareDatetime  # an instant with its offset: a naive time names no instant
+    to: Instant

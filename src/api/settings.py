@@ -12,6 +12,8 @@ from base64 import b64decode
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from lifecycle.calendar import EARLIEST_DAY, LATEST_DAY, instant_supported
+
 SCOPES = ("views", "commands", "audit", "ops")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -101,6 +103,10 @@ class Settings(BaseSettings):
     def _aware(cls, value: datetime | None) -> datetime | None:
         if value is not None and value.tzinfo is None:
             raise ValueError("LIFECYCLE_CLOCK_START is an RFC 3339 instant with its offset")
+        if value is not None and not instant_supported(value):
+            raise ValueError(
+                f"LIFECYCLE_CLOCK_START is supported from {EARLIEST_DAY} to {LATEST_DAY} (UTC)"
+            )
         return value
 
     def tokens(self) -> list[ApiToken]:

@@ -158,9 +158,13 @@ class TimeDrivenScheduler:
                 if not acquired:
                     return 0
                 done = run_due(self._services, self._due_work, self._services.clock.now())
-                if done:
-                    log.info("time-driven work: %d item(s) done", done)
-                return done
+                if done.performed or done.failed:
+                    log.info(
+                        "time-driven work: %d item(s) done, %d failed",
+                        done.performed,
+                        len(done.failed),
+                    )
+                return done.performed
         except (StoreUnavailable, *STORE_DOWN_ERRORS) as error:
             log.warning("time-driven work waits for the store: %s", error)
             return 0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import calendar as _cal
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from typing import TypeVar
 
 D = TypeVar("D", date, datetime)
@@ -40,3 +40,25 @@ def contract_term_end(start: date, months_so_far: int) -> date:
 
 def end_of_month(year: int, month: int) -> date:
     return date(year, month, _cal.monthrange(year, month)[1])
+
+
+# --- the supported range ---------------------------------------------------------------
+
+EARLIEST_DAY = date(1900, 1, 1)
+LATEST_DAY = date(2999, 12, 31)
+"""Dates and instants the service takes in: every term, window and retry computed from
+them (at most 120-month terms, yearly renewals while the clock stays in range) stays
+far inside what a ``datetime`` can hold, and every stored instant keeps a four-digit
+year, so its text sorts as it should."""
+
+
+def day_supported(day: date) -> bool:
+    return EARLIEST_DAY <= day <= LATEST_DAY
+
+
+def instant_supported(instant: datetime) -> bool:
+    """Whether an aware instant falls on a supported UTC day (compared without
+    converting, so an instant at the very edge of ``datetime`` cannot overflow)."""
+    earliest = datetime(EARLIEST_DAY.year, 1, 1, tzinfo=timezone.utc)
+    latest = datetime(LATEST_DAY.year + 1, 1, 1, tzinfo=timezone.utc)
+    return earliest <= instant < latest

@@ -25,7 +25,7 @@ def set_clock(container: Container, instant: datetime) -> datetime:
 
 
 def run(container: Container) -> int:
-    return run_due(container.services, container.due_work, container.services.clock.now())
+    return run_due(container.services, container.due_work, container.services.clock.now()).performed
 
 
 def renewal_keys(container: Container, subscription_id: UUID) -> list[str]:

@@ -10,14 +10,14 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import AwareDatetime
 
 from api import models
 from api.audit_kinds import AuditedKind, audited
 from api.bootstrap import Container
-from api.deps import ContainerDep, MinPosition, ReaderDep, wait_for_projection
+from api.deps import MAX_POSITION, ContainerDep, MinPosition, ReaderDep, wait_for_projection
 from api.guard import TOKEN_KEY
 from api.responses import parse_id
+from api.schemas import Instant
 from api.routes.access import ReadingCallerDep, check_actor_in
 from commands.context import Caller
 from lifecycle.errors import NotFound, NotPermitted
@@ -120,7 +120,9 @@ def state_as_of(container: Container, kind: str, aggregate_id: str, as_of: Any) 
 def export(
     container: ContainerDep,
     _: ReaderDep,
-    after: Annotated[int, Query(ge=0, description="the position after which to start")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=MAX_POSITION, description="the position after which to start")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=EXPORT_LIMIT_MAX)] = 1000,
     min_position: MinPosition = None,
 ) -> StreamingResponse:
@@ -175,7 +177,7 @@ def as_of(
     _: ReaderDep,
     reading: ReadingCallerDep,
     as_of: Annotated[
-        AwareDatetime,
+        Instant,
         Query(description="an RFC 3339 instant with its offset, e.g. 2027-03-01T00:00:00Z"),
     ],
     min_position: MinPosition = None,

@@ -44,8 +44,34 @@ def notifications(
 @router.post("/v1/ops/clock/advance", response_model=models.ClockAdvanced)
 def advance(body: AdvanceClock, container: ContainerDep, _: ReaderDep) -> JSONResponse:
     """Under the manual clock: do every piece of time-driven work due up to ``to``, in order."""
-    position = advance_clock(container.services, container.due_work, body.to)
-    return JSONResponse({"now": instant(container.services.clock.now()), "position": position})
+    advanced = advance_clock(container.services, container.due_work, body.to)
+    return JSONResponse(
+        {
+            "now": instant(container.services.clock.now()),
+            "position": advanced.position,
+            "failed": [failure.shown() for failure in advanced.failed],
+        }
+    )
+
+
+@router.get("/v1/ops/due-work/failed", response_model=list[models.FailedDueItem])
+def failed_due_work(container: ContainerDep, _: ReaderDep) -> JSONResponse:
+    """Time-driven work whose last attempt failed, earliest due first: each is held back
+    until ``retry_at`` (one minute after the first failure, doubling, at most six hours)
+    while the rest of the queue runs."""
+    return JSONResponse([failure.shown() for failure in container.due_work.failures()])
+
+
+@router.post(
+    "/v1/ops/due-work/failed/{key}/retry", response_model=models.FailedDueItem
+)
+def retry_failed_due_work(key: str, container: ContainerDep, _: ReaderDep) -> JSONResponse:
+    """Try a failed item again at the next run (under the manual clock, the next advance)
+    instead of waiting for its retry instant."""
+    failure = container.due_work.retry_now(key, container.services.clock.now())
+    if failure is None:
+        raise NotFound(f"no failed due item {key}")
+    return JSONResponse(failure.shown())
 
 
 def projection_status(container: Any) -> list[dict[str, Any]]:
@@ -71,6 +97,10 @@ def projection_status(container: Any) -> list[dict[str, Any]]:
 
 @router.get("/v1/ops/projections", response_model=list[models.ProjectionStatus])
 def projections(container: ContainerDep, _: ReaderDep, min_position: MinPosition = None) -> JSONResponse:
+    """Each projection's position, lag and status; with ``min_position``, once every
+    projection has reached it."""
+    for runner in container.runners.values():
+        wait_for_projection(container, runner, min_position)
     return JSONResponse(projection_status(container))
 
 
@@ -125,8 +155,8 @@ HEALTH_WAIT_SECONDS = 5.0
 async def health(request: Request, container: ContainerDep) -> JSONResponse:
     """Whether the store answers, and each projection's status (no token needed).
 
-    Always 200: ``status`` is ``ok``, ``degraded`` (a projection failed) or
-    ``unavailable`` (``store: "unavailable"``: the database cannot be reached; every
+    Always 200: ``status`` is ``ok``, ``degraded`` (a projection failed, or a due item's
+    work failed and waits for a retry: ``due_work.failed``) or ``unavailable`` (``store: "unavailable"``: the database cannot be reached; every
     other route answers 503 ``store-unavailable`` meanwhile)."""
     unavailable = JSONResponse({"status": "unavailable", "store": "unavailable", "projections": {}})
     probe = getattr(request.app.state, "store_probe", None)
@@ -139,17 +169,25 @@ async def health(request: Request, container: ContainerDep) -> JSONResponse:
                 probe.check_now, abandon_on_cancel=True
             ):
                 rows = await anyio.to_thread.run_sync(
-                    projection_status, container, abandon_on_cancel=True
+                    _health_readings, container, abandon_on_cancel=True
                 )
         except (StoreUnavailable, *STORE_DOWN_ERRORS):
             rows = None
     if rows is None:
         return unavailable
-    failed = any(r["status"] == "failed" for r in rows)
+    projections, failed_items = rows
+    failed = failed_items > 0 or any(r["status"] == "failed" for r in projections)
     return JSONResponse(
         {
             "status": "degraded" if failed else "ok",
             "store": "ok",
-            "projections": {r["name"]: {"status": r["status"], "lag": r["lag"]} for r in rows},
+            "projections": {
+                r["name"]: {"status": r["status"], "lag": r["lag"]} for r in projections
+            },
+            "due_work": {"failed": failed_items},
         }
     )
+
+
+def _health_readings(container: Any) -> tuple[list[dict[str, Any]], int]:
+    return projection_status(container), len(container.due_work.failures())

@@ -4,13 +4,12 @@ and ``contracts`` projections, with what each viewer may see decided at read tim
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from pydantic import AnyHttpUrl, Field
+from pydantic import AnyHttpUrl, Field, StrictBool
 
 from api import models
 from api.deps import (
@@ -23,7 +22,7 @@ from api.deps import (
 )
 from api.responses import created, parse_id, resource
 from api.routes.access import ReadingCallerDep, check_actor_in
-from api.schemas import Body, Count, Email, Text
+from api.schemas import Body, Count, Day, Email, Text
 from commands import profiles
 from commands.context import Caller
 from lifecycle.account import OPERATIONAL_UPDATES, PREFERENCE_CATEGORIES, Account
@@ -36,10 +35,10 @@ router = APIRouter(tags=["profiles"], responses=models.PROBLEMS)
 
 
 class EmailPreferencesIn(Body):
-    personalised_learning: bool
-    news_and_updates: bool
-    customer_events: bool
-    operational_updates: bool | None = None
+    personalised_learning: StrictBool
+    news_and_updates: StrictBool
+    customer_events: StrictBool
+    operational_updates: StrictBool | None = None
 
 
 class Person(Body):
@@ -57,14 +56,14 @@ class AccountTeamIn(Body):
 class CommunityAccountIn(Body):
     username: Text
     rank: Text
-    created_on: date
+    created_on: Day
     topics: Count
 
 
 class CertificationIn(Body):
     name: Text
     status: Literal["in_progress", "completed"]
-    completed_on: date | None = None
+    completed_on: Day | None = None
     certificate_url: AnyHttpUrl | None = None
 
 
