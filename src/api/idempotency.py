@@ -28,6 +28,7 @@ import threading
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 from starlette.concurrency import run_in_threadpool
@@ -240,8 +241,26 @@ class IdempotencyStore:
             )
 
 
-def _scope_hash(token_name: str, method: str, path: str, key: str) -> str:
-    return hashlib.sha256("\n".join((token_name, method, path, key)).encode()).hexdigest()
+def _scope_hash(token_name: str, actor: str | None, method: str, path: str, key: str) -> str:
+    """A key's scope: the token, the acting user (when there is one), the route and the
+    key. A stored answer goes back only to the caller that made it; the same key from
+    another actor is another command, which runs its own checks."""
+    parts = (token_name, method, path, key) if actor is None else (token_name, actor, method, path, key)
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def acting_user(scope: Scope) -> str | None:
+    """The ``X-Actor`` header as the caller dependency reads it (``user:<uuid>`` in its
+    canonical form when it is one), or ``None``."""
+    for name, value in scope.get("headers", ()):
+        if name == b"x-actor":
+            text = value.decode("latin-1").strip()
+            prefix, _, rest = text.partition(":")
+            try:
+                return f"user:{UUID(rest)}" if prefix == "user" else text
+            except ValueError:
+                return text
+    return None
 
 
 def _body_hash(document: Any) -> str:
@@ -320,7 +339,7 @@ class IdempotencyMiddleware:
                 422, "invalid-request", "The request is not valid", "Idempotency-Key is at most 255 characters"
             )(scope, receive, send)
             return
-        scope_hash = _scope_hash(token.name, scope["method"], scope["path"], key)
+        scope_hash = _scope_hash(token.name, acting_user(scope), scope["method"], scope["path"], key)
         body_hash = _body_hash(scope.get(JSON_KEY))
         try:
             held = await run_in_threadpool(self.store.claim, scope_hash, body_hash)

@@ -26,9 +26,11 @@ def new_brand_id(organisation_id: UUID) -> str:
 
 def command_uuid(caller: Caller, purpose: str) -> UUID:
     """An id derived from the command, so a retried command creates the same thing once
-    (and the same command id sent to another route creates something else)."""
+    (and the same command id sent to another route, or by another acting user, creates
+    something else)."""
     scope = f"{caller.scope}/" if caller.scope else ""
-    return uuid.uuid5(NAMESPACE, f"{caller.service}/{scope}{caller.command_id}/{purpose}")
+    actor = f"user:{caller.actor_id}/" if caller.actor_id else ""
+    return uuid.uuid5(NAMESPACE, f"{caller.service}/{actor}{scope}{caller.command_id}/{purpose}")
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Idempotency-Key: scoped to (token name, method, path); a repeat gets the first answer
+"""Idempotency-Key: scoped to (token name, acting user, method, path); a repeat gets the first answer
 and records nothing; another body is refused; a repeat during the first is 409."""
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ def test_a_repeat_with_another_body_is_422_idempotency_key_reused_and_records_no
 def test_a_repeat_while_the_first_still_runs_is_409_idempotency_key_in_use(hub):
     body = account_body()
     store = IdempotencyStore(hub.container.services.database)
-    assert store.claim(_scope_hash("test-commands", "POST", "/v1/accounts", "open-4"), _body_hash(body)) is None
+    assert store.claim(_scope_hash("test-commands", None, "POST", "/v1/accounts", "open-4"), _body_hash(body)) is None
     head = hub.head()
 
     response = hub.post("/v1/accounts", body, key="open-4")
@@ -120,6 +120,55 @@ def test_keys_are_scoped_to_the_path(hub):
     assert created["account_id"] != opened["account_id"]
     assert hub.account(created["account_id"])["username"] == "mo"
     assert hub.account(opened["account_id"])["username"] == "owner"
+
+
+def test_another_organisations_user_repeating_a_key_is_refused_not_answered(hub):
+    owner = hub.subscriber()
+    stranger = hub.open_account()
+    usage = f"/v1/subscriptions/{owner['subscription_id']}/usage"
+    hub.ok(hub.post(usage, {"responses": 5}, key="count-1", actor=owner["account_id"]))
+
+    repeat = hub.post(usage, {"responses": 5}, key="count-1", actor=stranger["account_id"])
+
+    hub.problem(repeat, 403, "not-your-organisation")
+    assert "idempotent-replayed" not in repeat.headers
+    assert hub.subscription(owner["subscription_id"])["usage"]["responses"] == 5
+
+
+def test_another_organisations_user_repeating_a_purchase_key_gets_no_purchase_id(hub):
+    owner = hub.open_account()
+    stranger = hub.open_account()
+    body = {"plan": "strategic_research", "account_id": owner["account_id"]}
+    first = hub.ok(hub.post("/v1/purchases", body, key="buy-1", actor=owner["account_id"]), 201)
+
+    repeat = hub.post("/v1/purchases", body, key="buy-1", actor=stranger["account_id"])
+
+    hub.problem(repeat, 403, "not-your-organisation")
+    assert first["purchase_id"] not in repeat.text
+
+
+def test_the_same_user_repeating_a_key_gets_the_stored_answer(hub):
+    owner = hub.subscriber()
+    usage = f"/v1/subscriptions/{owner['subscription_id']}/usage"
+    first = hub.ok(hub.post(usage, {"responses": 5}, key="count-2", actor=owner["account_id"]))
+    head = hub.head()
+
+    repeat = hub.post(usage, {"responses": 5}, key="count-2", actor=owner["account_id"].upper())
+
+    assert hub.ok(repeat) == first
+    assert repeat.headers["idempotent-replayed"] == "true"
+    assert hub.head() == head
+
+
+def test_a_key_used_by_a_user_is_another_command_for_a_colleague(hub):
+    owner = hub.subscriber()
+    colleague = hub.add_user(owner["organisation_id"])
+    usage = f"/v1/subscriptions/{owner['subscription_id']}/usage"
+    hub.ok(hub.post(usage, {"responses": 5}, key="count-3", actor=owner["account_id"]))
+
+    theirs = hub.ok(hub.post(usage, {"responses": 5}, key="count-3", actor=colleague["account_id"]))
+
+    assert theirs["usage"]["responses"] == 10
 
 
 def test_the_same_key_on_two_organisations_adds_a_user_to_each(hub):
