@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from commands.database import STORE_DOWN_ERRORS, StoreUnavailable
 from commands.links import InvalidLink
-from commands.services import VersionConflict
+from commands.services import ResourceBusy, VersionConflict
 from lifecycle.errors import (
     Conflict,
     DomainError,
@@ -33,6 +33,7 @@ PROBLEM_JSON = "application/problem+json"
 
 STATUS_BY_FAMILY: tuple[tuple[type[DomainError], int], ...] = (
     (ProjectionBehind, 503),
+    (ResourceBusy, 503),
     (InvalidLink, 401),
     (NotFound, 404),
     (VersionConflict, 412),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ipaddress
+import random
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -27,7 +29,11 @@ from lifecycle.errors import Conflict, DomainError, NotFound
 A = TypeVar("A", bound=Aggregate)
 R = TypeVar("R")
 
-CONFLICT_RETRIES = 5
+CONFLICT_DEADLINE_SECONDS = 5.0
+"""How long a command without ``If-Match`` keeps trying when other writers keep getting
+to its aggregates first, before it answers that the resource is busy."""
+FIRST_BACKOFF_SECONDS = 0.002
+MOST_BACKOFF_SECONDS = 0.2
 
 SaveHook = Callable[[Sequence[Aggregate], "DomainError | None"], Sequence[SideWrite]]
 """Given the aggregates about to be saved (their events still pending) and the refusal
@@ -127,22 +133,43 @@ def check_version(aggregate: Aggregate, if_match: int | None) -> None:
         )
 
 
-def retrying(attempt: Callable[[], R], if_match: int | None = None) -> R:
-    """Run a load-decide-save attempt again when another writer got there first.
+class ResourceBusy(DomainError):
+    """Other writers kept changing the command's aggregates until its deadline passed."""
+
+    slug = "resource-busy"
+    title = "The resource is busy"
+
+
+def retrying(
+    attempt: Callable[[], R],
+    if_match: int | None = None,
+    deadline_seconds: float = CONFLICT_DEADLINE_SECONDS,
+) -> R:
+    """Run a load-decide-save attempt again when another writer got there first, after
+    a short random wait that doubles with each conflict (so that racing commands spread
+    out), until it applies or ``deadline_seconds`` have passed (``ResourceBusy``).
 
     With ``If-Match`` the caller asked for one version: a concurrent write is then
     a version conflict rather than a reason to try again.
     """
-    for _ in range(CONFLICT_RETRIES - 1):
+    deadline = time.monotonic() + deadline_seconds
+    backoff = FIRST_BACKOFF_SECONDS
+    while True:
         try:
             return attempt()
         except IntegrityError:
             if if_match is not None:
                 raise VersionConflict("the resource changed while the command ran") from None
-    try:
-        return attempt()
-    except IntegrityError:
-        raise VersionConflict("the resource kept changing; try again") from None
+        wait = _jitter.uniform(backoff / 2, backoff)
+        if time.monotonic() + wait >= deadline:
+            raise ResourceBusy(
+                f"other commands kept changing the resource for {deadline_seconds:g} s; retry"
+            )
+        time.sleep(wait)
+        backoff = min(backoff * 2, MOST_BACKOFF_SECONDS)
+
+
+_jitter = random.Random()
 
 
 def parse_address_ranges(rows: Sequence[tuple[str, str]]) -> list[AddressRange]:

@@ -146,6 +146,26 @@ def test_concurrent_usage_without_if_match_loses_no_increment(hub):
     assert after["version"] == version + 5
 
 
+def test_forty_concurrent_commands_without_if_match_all_apply_in_each_of_three_rounds(hub):
+    done = hub.subscriber()
+    sid = done["subscription_id"]
+    tokens = ("tok_visa", "tok_mastercard")
+
+    def command(i):
+        if i % 4 == 3:  # a quarter of them replace the card, the rest count usage
+            return hub.put(f"/v1/subscriptions/{sid}/card", {"payment_token": tokens[i % 2]})
+        return usage(hub, sid, responses=1 + i % 2)
+
+    statuses = []
+    for _ in range(3):
+        statuses += [r.status_code for r in concurrently(40, command)]
+
+    counted = [i for i in range(40) if i % 4 != 3] * 3
+    assert statuses.count(412) == 0
+    assert set(statuses) == {200}, sorted(set(statuses))
+    assert hub.subscription(sid)["usage"]["responses"] == sum(1 + i % 2 for i in counted)
+
+
 def test_concurrent_usage_never_passes_the_cap(hub):
     done = hub.subscriber()
     sid = done["subscription_id"]
