@@ -8,10 +8,28 @@ from __future__ import annotations
 
 from typing import Any
 
+from uuid import UUID
+
 from lifecycle.account import BRAND_ADMIN, OPERATIONAL_UPDATES, PREFERENCE_CATEGORIES
+from lifecycle.errors import NotPermitted
 from lifecycle.organisation import FREE, TRIAL
 
 Doc = dict[str, Any]
+
+
+class NotYourProfile(NotPermitted):
+    slug = "not-your-profile"
+    title = "A profile is read by its own account"
+
+
+def check_viewer(profile_account_id: UUID, actor_id: UUID | None) -> None:
+    """The viewer of a profile is its account: a calling service acting for another
+    user (even a brand admin of the same organisation) may not read it. A service
+    acting on its own authority may."""
+    if actor_id is not None and actor_id != profile_account_id:
+        raise NotYourProfile(
+            f"user {actor_id} may not read the profile of account {profile_account_id}"
+        )
 
 
 def is_brand_admin(account: Doc) -> bool:

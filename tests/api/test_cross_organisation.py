@@ -326,7 +326,11 @@ def test_their_own_users_and_the_calling_service_read_what_an_outsider_may_not(h
     for (method, template), (path, _) in cases(theirs).items():
         if method != "GET":
             continue
-        for actor in (theirs["account_id"], member, None):
+        # A profile is read by its own account only (or by the service itself).
+        readers = (theirs["account_id"], None) if "/profiles/" in template else (
+            theirs["account_id"], member, None
+        )
+        for actor in readers:
             response = hub.request(method, path, token="ops", actor=actor)
 
             assert response.status_code == 200, (template, actor, response.text)

@@ -247,6 +247,25 @@ def test_only_brand_admins_see_billing_details(hub: Hub) -> None:
     assert "billing_details" not in profile(hub, org["user"])
 
 
+def test_a_standard_user_cannot_read_the_brand_admins_profile(hub: Hub) -> None:
+    org = paid_organisation(hub)
+    head = {"min_position": hub.head()}
+
+    for path in ("", "/contracts"):
+        refused = hub.get(f"/v1/profiles/{org['admin']}{path}", actor=org["user"], params=head)
+
+        body = hub.problem(refused, 403, "not-your-profile")
+        assert "billing" not in refused.text and "San Francisco" not in refused.text, body
+
+
+def test_a_user_reads_their_own_profile_when_named_as_the_actor(hub: Hub) -> None:
+    org = paid_organisation(hub)
+
+    own = hub.get(f"/v1/profiles/{org['admin']}", actor=org["admin"], params={"min_position": hub.head()})
+
+    assert hub.ok(own)["billing_details"]["billing_address"]["city"] == "San Francisco"
+
+
 # --- R54: contracts ---------------------------------------------------------------------
 
 

@@ -172,14 +172,16 @@ def record_certification(
 def _viewer(
     container: Any, account_id: str, reading: Caller, min_position: int | None
 ) -> tuple[dict[str, Any], dict[str, Any]]:
+    viewer_id = parse_id(account_id, "account")
     wait_for_projection(container, container.runners["profiles"], min_position)
     wait_for_projection(container, container.runners["contracts"], min_position)
     rows = ProfileRows(container.services.database)
-    account = rows.account(parse_id(account_id, "account"))
+    account = rows.account(viewer_id)
     organisation = rows.organisation(account["organisation_id"]) if account else None
     if account is None or organisation is None:
         raise NotFound(f"account {account_id} not found")
     check_actor_in(container.services, reading, UUID(account["organisation_id"]))
+    policy.check_viewer(viewer_id, reading.actor_id)
     return account, organisation
 
 
