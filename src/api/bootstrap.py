@@ -3,8 +3,10 @@ settings, for the HTTP app and the CLI. Nothing is built at import time."""
 
 from __future__ import annotations
 
+import logging
 import zlib
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 from commands.address_ranges import load_address_ranges
@@ -36,6 +38,8 @@ from projections.runner import HeadWatcher, ProjectionRunner
 from api.logs import SECRETS
 from api.metrics import Metrics, TimeDrivenObserver
 from api.settings import Settings
+
+log = logging.getLogger("lifecycle.bootstrap")
 
 HEAD_POLL_SECONDS = 0.02
 """How often each process looks at the log's head to wake the projections behind it."""
@@ -88,10 +92,22 @@ def projection_lock_key(name: str) -> int:
     return 0x6C69_7000_0000_0000 | zlib.crc32(name.encode())
 
 
-def _clock(settings: Settings) -> Clock:
-    if settings.clock == "manual":
-        return ManualClock(settings.clock_start)
-    return SystemClock()
+def _clock(settings: Settings, store: LifecycleStore) -> Clock:
+    """The system clock, or the manual clock at ``LIFECYCLE_CLOCK_START`` (else now) —
+    but never before the latest event already recorded: a clock started earlier would
+    record new events before old ones, and as-of reads would then lie."""
+    if settings.clock != "manual":
+        return SystemClock()
+    start = settings.clock_start or datetime.now(timezone.utc)
+    latest = store.latest_instant()
+    if latest is not None and latest > start:
+        log.warning(
+            "the manual clock resumes at %s, the latest recorded event, not at %s",
+            latest.isoformat(),
+            start.isoformat(),
+        )
+        start = latest
+    return ManualClock(start)
 
 
 def build(settings: Settings) -> Container:
@@ -112,7 +128,7 @@ def build(settings: Settings) -> Container:
     services = Services(
         store=store,
         database=database,
-        clock=_clock(settings),
+        clock=_clock(settings, store),
         gateway=SandboxGateway(database),
         catalogue=Catalogue(),
         address_ranges=load_address_ranges(settings.address_ranges_file),

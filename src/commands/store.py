@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -87,6 +87,9 @@ class ContactAsDict(Transcoding):
         return Contact(**data)
 
 
+LATEST_WINDOW = 100
+
+
 class LifecycleStore(Application):
     """Every aggregate of the service is recorded in this application's single log."""
 
@@ -149,6 +152,19 @@ class LifecycleStore(Application):
             self._notify(recordings)
             self.notify(processing.events)  # the library's deprecated hook, kept
             return recordings
+
+    def latest_instant(self, window: int = LATEST_WINDOW) -> datetime | None:
+        """When the latest of the last ``window`` events recorded happened (commands
+        racing each other may commit a little out of time order), or ``None`` for an
+        empty log."""
+        head = self.recorder.recorded_head()  # type: ignore[attr-defined]
+        if not head:
+            return None
+        recent = self.recorder.select_notifications(  # type: ignore[call-arg]
+            start=max(1, head - window + 1), limit=window, settled_only=False
+        )
+        instants = [self.mapper.to_domain_event(n).timestamp for n in recent]
+        return max(instants, default=None)
 
 
 AGGREGATE_TYPES: dict[str, type] = {
