@@ -15,6 +15,7 @@ from api import observability, problems
 from api.auth import TokenRegistry
 from api.bootstrap import Container, build
 from api.guard import RequestGuard
+from api.head import HeadAsGet
 from api.idempotency import IdempotencyMiddleware, IdempotencyStore
 from api.routes import accounts, catalogue, licence_requests, ops, purchases, subscriptions
 from api.routes import audit
@@ -61,6 +62,7 @@ def create_app(
     app.state.store_probe = StoreProbe(container.services.database)
     app.add_middleware(StoreGate, probe=app.state.store_probe)  # before any key is claimed
     app.add_middleware(RequestGuard, tokens=TokenRegistry(container.settings.tokens()))
+    app.add_middleware(HeadAsGet)
     observability.install(app, container)  # last: its middleware is the outermost
     return app
 

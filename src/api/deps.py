@@ -36,14 +36,43 @@ async def services(request: Request) -> Services:
     return request.app.state.container.services  # type: ignore[no-any-return]
 
 
+ACTOR_PATTERN = r"^\s*user:[0-9a-fA-F-]{36}\s*$"
+IF_MATCH_PATTERN = r'^\s*(\*|(W/)?"?[0-9]{1,18}"?)\s*$'
+
+ActorHeader = Annotated[
+    str | None,
+    Header(
+        description="user:<account_id>: the hub user on whose behalf the service acts",
+        pattern=ACTOR_PATTERN,
+    ),
+]
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(description="repeat-safe command id (at most 255 characters)", max_length=255),
+]
+CorrelationHeader = Annotated[
+    str | None, Header(description="ties this command's events to others", max_length=255)
+]
+
+
 async def caller(
     request: Request,
     _: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-    x_actor: Annotated[str | None, Header(description="user:<account_id> on whose behalf")] = None,
-    idempotency_key: Annotated[str | None, Header(description="repeat-safe command id")] = None,
-    x_correlation_id: Annotated[str | None, Header()] = None,
+    x_actor: ActorHeader = None,
+    idempotency_key: IdempotencyKeyHeader = None,
+    x_correlation_id: CorrelationHeader = None,
 ) -> Caller:
     return caller_of(request, x_actor, idempotency_key, x_correlation_id)
+
+
+async def link_caller(
+    request: Request,
+    idempotency_key: IdempotencyKeyHeader = None,
+    x_correlation_id: CorrelationHeader = None,
+) -> Caller:
+    """The caller of a command authorised by an email's signed link rather than a
+    bearer token (and acting for the account the link names)."""
+    return caller_of(request, None, idempotency_key, x_correlation_id)
 
 
 def caller_of(
@@ -78,11 +107,22 @@ def caller_of(
 
 
 async def if_match(
-    if_match: Annotated[str | None, Header(alias="If-Match", description='"<version>"')] = None,
+    if_match: Annotated[
+        str | None,
+        Header(
+            alias="If-Match",
+            description='"<version>" from an ETag (W/ allowed), or * for the latest version',
+            pattern=IF_MATCH_PATTERN,
+        ),
+    ] = None,
 ) -> int | None:
+    """The version a command must find, or ``None``; ``*`` (any current version, as
+    HTTP has it) asks for none in particular."""
     if if_match is None:
         return None
     text = if_match.strip()
+    if text == "*":
+        return None
     if text.startswith("W/"):
         text = text[2:]
     text = text.strip('"')
@@ -136,5 +176,6 @@ def wait_for_projection(
 ServicesDep = Annotated[Services, Depends(services)]
 ContainerDep = Annotated[Container, Depends(container)]
 CallerDep = Annotated[Caller, Depends(caller)]
+LinkCallerDep = Annotated[Caller, Depends(link_caller)]
 IfMatchDep = Annotated[int | None, Depends(if_match)]
 ReaderDep = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]

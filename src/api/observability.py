@@ -12,20 +12,18 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
-from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI, Request, Response, routing
+from fastapi import FastAPI, Request, Response
 from starlette.datastructures import Headers
-from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.guard import BODY_METHODS, TOKEN_KEY
-from api.logs import SECRETS, LogContext, bound, current_context
+from api.logs import SECRETS, LogContext, bound
 from api.metrics import Metrics
+from api.problems import REQUEST_ID_KEY
+from api.route_table import Route, route_of, routes_of
 from commands.ids import random_uuid
 
 if TYPE_CHECKING:
@@ -37,43 +35,6 @@ METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 UNMATCHED = "unmatched"
 """The route label of a path no route serves (the path itself is never shown)."""
 _PROBLEM_BYTES = 16 * 1024
-
-
-@dataclass(frozen=True)
-class Route:
-    """A route's template (``/v1/accounts/{account_id}``), name and methods."""
-
-    path: str
-    name: str
-    methods: frozenset[str]
-    pattern: re.Pattern[str]
-
-
-def routes_of(app: FastAPI) -> list[Route]:
-    """The app's routes in the order the router tries them, routers' routes included."""
-    # FastAPI 0.16x keeps included routers as nested entries, flattened by this helper.
-    flatten = getattr(routing, "iter_route_contexts", None)
-    found: Iterable[Any] = flatten(app.routes) if flatten is not None else app.routes
-    table = []
-    for route in found:
-        path = getattr(route, "path", None)
-        if isinstance(path, str) and path:
-            pattern, _, _ = compile_path(path)
-            methods = frozenset(getattr(route, "methods", None) or ())
-            table.append(Route(path, getattr(route, "name", None) or path, methods, pattern))
-    return table
-
-
-def route_of(routes: list[Route], method: str, path: str) -> Route | None:
-    """The route that serves the request, or one that serves its path with another
-    method (answered 405), as the router chooses."""
-    other = None
-    for route in routes:
-        if route.pattern.match(path):
-            if not route.methods or method in route.methods:
-                return route
-            other = other or route
-    return other
 
 
 def _problem_slug(body: bytes) -> str | None:
@@ -103,8 +64,10 @@ class ObservabilityMiddleware:
         key = (headers.get("idempotency-key") or "").strip() or None
         is_command = route is not None and scope["method"] in BODY_METHODS
         # As the caller dependency will make them; it corrects them when it runs.
+        request_id = random_uuid().hex
+        scope.setdefault("state", {})[REQUEST_ID_KEY] = request_id
         context = LogContext(
-            request_id=random_uuid().hex,
+            request_id=request_id,
             correlation_id=headers.get("x-correlation-id") or key,
             command_id=key if is_command else None,
         )

@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.route_table import methods_at, routes_of
 from commands.database import STORE_DOWN_ERRORS, StoreUnavailable
 from commands.links import InvalidLink
 from commands.services import ResourceBusy, VersionConflict
@@ -30,6 +31,8 @@ class ProjectionBehind(DomainError):
     title = "The view has not yet caught up"
 
 PROBLEM_JSON = "application/problem+json"
+REQUEST_ID_KEY = "lifecycle.request_id"
+"""Where in the request's scope state the access-log middleware keeps the request id."""
 
 STATUS_BY_FAMILY: tuple[tuple[type[DomainError], int], ...] = (
     (ProjectionBehind, 503),
@@ -108,8 +111,35 @@ def install(app: FastAPI) -> None:
         if error.status_code == 404:
             return problem(404, "not-found", "Not found", str(error.detail))
         if error.status_code == 405:
-            return problem(405, "method-not-allowed", "Method not allowed", str(error.detail))
+            allowed = methods_at(routes_of(request.app), request.url.path)
+            return problem(
+                405,
+                "method-not-allowed",
+                "Method not allowed",
+                f"{request.method} is not allowed here; use {', '.join(allowed)}",
+                headers={"Allow": ", ".join(allowed)},
+            )
         return problem(error.status_code, "http-error", str(error.detail))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, error: Exception) -> JSONResponse:
+        """The last resort (the goal stays zero): a problem answer, never a bare
+        ``text/plain`` 500, and the traceback logged under the request's id."""
+        request_id = request.scope.get("state", {}).get(REQUEST_ID_KEY)
+        log.error(
+            "unexpected error answering %s %s",
+            request.method,
+            request.scope.get("path", ""),
+            exc_info=(type(error), error, error.__traceback__),
+            extra={"request_id": request_id},
+        )
+        return problem(
+            500,
+            "internal-error",
+            "Internal error",
+            f"the service failed unexpectedly; it is logged as request {request_id}",
+            request_id=request_id,
+        )
 
     for kind in (StoreUnavailable, *STORE_DOWN_ERRORS):
 

@@ -17,7 +17,8 @@ from lifecycle.change import Change
 from lifecycle.contract import Contract, ContractNumber
 from lifecycle.contract_terms import Contact
 from lifecycle.due import DueItem
-from lifecycle.errors import DuplicateContractNumber
+from lifecycle.account import Account
+from lifecycle.errors import ContactOutsideOrganisation, DuplicateContractNumber
 from lifecycle.message import Message
 from lifecycle.money import Money
 from lifecycle.organisation import Organisation
@@ -38,6 +39,20 @@ def renewal_id_for(contract_id: UUID, term_number: int) -> UUID:
 
 def invoice_id_for(renewal_id: UUID) -> UUID:
     return uuid.uuid5(CONTRACT_NAMESPACE, f"{renewal_id}/invoice")
+
+
+def check_contacts_of(services: Services, organisation_id: UUID, *contacts: Contact) -> None:
+    """A contact that names an account names one of the organisation's own."""
+    for contact in contacts:
+        if contact.account_id is None:
+            continue
+        account = services.find(Account, contact.account_id)
+        if account is None or account.organisation_id != organisation_id:
+            raise ContactOutsideOrganisation(
+                f"contact account {contact.account_id} is not an account of organisation"
+                f" {organisation_id}",
+                account_id=str(contact.account_id),
+            )
 
 
 def open_window_if_due(
@@ -77,6 +92,7 @@ def create_contract(
     def attempt() -> Outcome[Contract]:
         organisation = services.load(Organisation, organisation_id, "organisation")
         check_acts_in(services, caller, organisation.id)
+        check_contacts_of(services, organisation.id, primary_contact, billing_contact)
         claim = services.find(ContractNumber, contract_number_id(number))
         if claim is not None:
             if claim.contract_id == contract_id:  # this same command, already done
@@ -122,6 +138,7 @@ def change_contact(
         contract = services.load(Contract, contract_id, "contract")
         check_version(contract, if_match)
         check_acts_in(services, caller, contract.organisation_id)
+        check_contacts_of(services, contract.organisation_id, contact)
         contract.change_contact(role, contact, caller.change(services.clock.now()))
         return Outcome(contract, services.save(contract))
 

@@ -43,7 +43,9 @@ class LinkSigner:
 
     def account_for(self, token: str, now: datetime) -> UUID:
         payload, _, signature = token.partition(".")
-        if not payload or not hmac.compare_digest(signature, self._sign(payload)):
+        # Compared as bytes: ``compare_digest`` refuses str holding non-ASCII characters.
+        offered = signature.encode("utf-8", "surrogatepass")
+        if not payload or not hmac.compare_digest(offered, self._sign(payload).encode()):
             raise InvalidLink("the link's signature does not match")
         try:
             claims = json.loads(_unb64(payload))
@@ -56,4 +58,5 @@ class LinkSigner:
         return account_id
 
     def _sign(self, payload: str) -> str:
-        return _b64(hmac.new(self._secret, payload.encode(), hashlib.sha256).digest())
+        message = payload.encode("utf-8", "surrogatepass")
+        return _b64(hmac.new(self._secret, message, hashlib.sha256).digest())

@@ -76,6 +76,11 @@ class NotYourOrganisation(NotPermitted):
     title = "An account may only act inside its own organisation"
 
 
+class ContactOutsideOrganisation(Rejected):
+    """A contract contact names an account that does not exist or belongs to another
+    organisation (R41: contacts are the customer's own people)."""
+
+
 # --- purchases (R11-R16, R28) ----------------------------------------------
 
 

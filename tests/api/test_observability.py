@@ -89,6 +89,27 @@ def value(samples: dict[Any, float], name: str, **labels: str) -> float:
 # --- logs ------------------------------------------------------------------------------
 
 
+def test_an_unexpected_error_answers_a_problem_and_logs_its_traceback_with_the_request_id(
+    hub: Any, logs: CapturedLogs
+) -> None:
+    def broken() -> None:
+        raise RuntimeError("a defect no test foresaw")
+
+    hub.client.app.add_api_route("/v1/broken-for-this-test", broken, methods=["GET"])
+
+    answered = hub.get("/v1/broken-for-this-test")
+
+    body = hub.problem(answered, 500, "internal-error")
+    assert body["request_id"] and body["request_id"] in body["detail"]
+    assert "a defect" not in answered.text  # the details stay in the log
+    (logged,) = [line for line in logs.lines() if line["logger"] == "lifecycle.api"]
+    assert logged["level"] == "ERROR"
+    assert logged["request_id"] == body["request_id"]
+    assert "RuntimeError: a defect no test foresaw" in logged["exc_info"]
+    (access,) = logs.access("GET", "/v1/broken-for-this-test")
+    assert access["status"] == 500 and access["request_id"] == body["request_id"]
+
+
 def test_a_requests_lines_are_json_and_carry_its_correlation_id_into_the_handler(
     hub: Any, logs: CapturedLogs, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from uuid import UUID
 
+import pytest
+
 if TYPE_CHECKING:
     from conftest import Hub
 
@@ -225,6 +227,21 @@ def test_a_change_through_an_emails_link_shows_in_the_profile(hub: Hub) -> None:
 def test_a_tampered_link_is_401_invalid_link(hub: Hub) -> None:
     response = hub.get("/v1/email-preferences/eyJhIjoiMSJ9.bad-signature", token=None)
     hub.problem(response, 401, "invalid-link")
+
+
+@pytest.mark.parametrize(
+    "token", ["a.%C3%A9", "%C3%A9.abc", "a.%ED%A0%80", "%F0%9F%92%A5.%F0%9F%92%A5", "a.", ".a"]
+)
+def test_a_link_with_characters_no_signature_holds_is_401_invalid_link(
+    hub: Hub, token: str
+) -> None:
+    body = {"personalised_learning": True, "news_and_updates": True, "customer_events": True}
+
+    read = hub.get(f"/v1/email-preferences/{token}", token=None)
+    changed = hub.put(f"/v1/email-preferences/{token}", body, token=None)
+
+    hub.problem(read, 401, "invalid-link")
+    hub.problem(changed, 401, "invalid-link")
 
 
 def test_an_expired_link_is_401_invalid_link(hub: Hub) -> None:

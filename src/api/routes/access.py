@@ -11,7 +11,7 @@ from uuid import UUID
 
 from fastapi import Depends, Header, Request
 
-from api.deps import caller_of
+from api.deps import ACTOR_PATTERN, caller_of
 from commands.actors import acting_account
 from commands.context import Caller
 from commands.services import Services
@@ -22,7 +22,10 @@ async def reading_caller(
     request: Request,
     x_actor: Annotated[
         str | None,
-        Header(description="user:<account_id> on whose behalf; only their organisation's data"),
+        Header(
+            description="user:<account_id> on whose behalf; only their organisation's data",
+            pattern=ACTOR_PATTERN,
+        ),
     ] = None,
 ) -> Caller:
     """The caller of a read, ``X-Actor`` parsed as for commands (a malformed one is 422)."""

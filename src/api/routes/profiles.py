@@ -9,11 +9,12 @@ from uuid import UUID
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from pydantic import AnyHttpUrl, Field, StrictBool
+from pydantic import AnyHttpUrl, StrictBool
 
 from api import models
 from api.deps import (
     CallerDep,
+    LinkCallerDep,
     ContainerDep,
     MinPosition,
     ReaderDep,
@@ -107,7 +108,7 @@ def email_preferences_by_link(link_token: str, services: ServicesDep) -> JSONRes
 
 @router.put("/v1/email-preferences/{link_token}", response_model=models.EmailPreferences)
 def change_email_preferences_by_link(
-    link_token: str, body: EmailPreferencesIn, services: ServicesDep, caller: CallerDep
+    link_token: str, body: EmailPreferencesIn, services: ServicesDep, caller: LinkCallerDep
 ) -> JSONResponse:
     done = profiles.change_email_preferences_by_link(
         services, caller, link_token, body.model_dump()
