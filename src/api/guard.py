@@ -12,8 +12,9 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth import TokenRegistry, is_public, scope_for
+from api.logs import current_context
 from api.problems import problem
-from lifecycle.cards import SECURITY_CODE_KEYS, looks_like_card_number, raw_card_data
+from lifecycle.cards import MIN_DIGITS, SECURITY_CODE_KEYS, holds_card_number, raw_card_data
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_JSON_DEPTH = 32
@@ -81,26 +82,52 @@ def nesting_exceeds(text: str, limit: int) -> bool:
 
 
 def card_data_outside_body(scope: Scope) -> str | None:
-    """Where raw card data sits in the path, the query string or a header (the
-    ``Authorization`` header aside), or ``None``: these are recorded too (an
-    idempotency key and a correlation id are stored with every event), so the rule
-    for bodies holds for them as well. Names the place, never the value."""
-    for segment in scope["path"].split("/"):
-        if looks_like_card_number(segment):
-            return "the path"
-    query = scope.get("query_string", b"").decode("latin-1")
-    for name, value in parse_qsl(query, keep_blank_values=True):
-        if name.lower() in SECURITY_CODE_KEYS or any(map(looks_like_card_number, (name, value))):
-            return "the query string"
+    """Where raw card data sits in the path, the query string (a parameter's name or
+    value) or a header (the ``Authorization`` header aside), or ``None``: these are
+    recorded too (an idempotency key and a correlation id are stored with every
+    event, paths reach the logs), so the rule for bodies holds for them as well,
+    with the same detector. Names the place, never the value."""
+    if holds_card_number(scope["path"]):
+        return "the path"
+    query = scope.get("query_string", b"")
+    if query:
+        for name, value in parse_qsl(_text(query), keep_blank_values=True):
+            if name.lower() in SECURITY_CODE_KEYS or any(map(holds_card_number, (name, value))):
+                return "the query string"
     for name, raw in scope.get("headers", ()):
         if name == b"authorization":
             continue
-        header = name.decode("latin-1")
-        if looks_like_card_number(header):
+        if _holds_card_number(name):
             return "a header's name"
-        if looks_like_card_number(raw.decode("latin-1")):
-            return f"the {header} header"
+        if _holds_card_number(raw):
+            return f"the {name.decode('latin-1')} header"
     return None
+
+
+def _holds_card_number(raw: bytes) -> bool:
+    return len(raw) >= MIN_DIGITS and holds_card_number(_text(raw))
+
+
+ID_HEADERS = frozenset({"the x-correlation-id header", "the idempotency-key header"})
+"""The places of the ids that every log line of a request carries."""
+
+
+def forget_caller_ids() -> None:
+    """Drop the ids taken from the caller's headers from this request's log lines: one
+    of them holds a card number, and the access line must not show it (the redaction
+    of log lines is the second line of defence, not the first)."""
+    context = current_context()
+    if context is not None:
+        context.correlation_id = context.command_id = None
+
+
+def _text(raw: bytes) -> str:
+    """Bytes from the wire as the text a client meant: UTF-8 (full-width digits and
+    no-break spaces are seen for what they are), else Latin-1."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
 
 
 def repeated_query_parameter(scope: Scope) -> str | None:
@@ -201,6 +228,8 @@ class RequestGuard:
             scope.setdefault("state", {})[TOKEN_KEY] = token
         where = card_data_outside_body(scope)
         if where is not None:
+            if where in ID_HEADERS:
+                forget_caller_ids()
             await card_data_refused(f"in {where}")(scope, receive, send)
             return
         repeated = repeated_query_parameter(scope)

@@ -3,7 +3,15 @@ never a 500, and raw card data refused before anything is stored."""
 
 from __future__ import annotations
 
+import io
 import json
+import logging
+from collections.abc import Iterator
+from urllib.parse import quote
+
+import pytest
+
+from api.logs import log_handler
 
 MAX_BODY = 64 * 1024
 
@@ -304,11 +312,197 @@ def test_card_data_in_a_purchase_completion_creates_nothing_and_charges_nothing(
 
 
 def test_digits_that_are_not_a_card_number_are_accepted(hub):
-    for value in (NOT_LUHN_16, LUHN_12, LUHN_20, "4242 4242 4242 4242 x"):
+    for value in (NOT_LUHN_16, LUHN_12, LUHN_20, "4242 4242 4242 4243 x", "call 555 0100 x12"):
         response = hub.post("/v1/accounts", account_body(username=value))
 
         opened = hub.ok(response, 201)
         assert hub.account(opened["account_id"])["username"] == value
+
+
+# --- card numbers in other shapes -------------------------------------------------------------
+
+DEBIT = "4000056655665556"
+"""A card number (16 digits, passes Luhn)."""
+FULL_WIDTH = str.maketrans("0123456789", "".join(chr(0xFF10 + digit) for digit in range(10)))
+
+SHAPES = {
+    "no-break spaces": "4000\u00a00566\u00a05566\u00a05556",
+    "tabs": "4000\t0566\t5566\t5556",
+    "dots": "4000.0566.5566.5556",
+    "underscores": "4000_0566_5566_5556",
+    "slashes": "4000/0566/5566/5556",
+    "en dashes": "4000\u20130566\u20135566\u20135556",
+    "zero-width spaces": "4000\u200b0566\u200b5566\u200b5556",
+    "newlines": "4000\n0566\n5566\n5556",
+    "full-width digits": DEBIT.translate(FULL_WIDTH),
+    "inside text": "my card is 4000 0566 5566 5556 exp 12/30",
+    "an email local part": f"{DEBIT}@example.com",
+    "a prefixed key": f"key-{DEBIT}",
+}
+"""A card number as it was accepted and stored before: other separators, other digits,
+inside text, in an email address, behind a prefix."""
+
+
+class LogLines:
+    """What the service logged: every record as emitted (before redaction) and every
+    line an operator reads (redacted, with the request's ids)."""
+
+    def __init__(self) -> None:
+        self.raw: list[str] = []
+        self.written = io.StringIO()
+
+    def texts(self) -> list[str]:
+        lines = [json.loads(line) for line in self.written.getvalue().splitlines()]
+        return self.raw + [json.dumps(line, ensure_ascii=False, default=str) for line in lines]
+
+    def assert_never_logged(self, *needles: str) -> None:
+        texts = self.texts()
+        assert any("lifecycle.access" in text for text in texts), "the access log was not seen"
+        for needle in needles:
+            for text in texts:
+                assert needle not in text, f"{needle!r} was logged: {text}"
+
+
+STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message"}
+CLIENT_LOGGERS = ("httpx", "httpcore")
+"""The test's own HTTP client, which logs every URL it requests."""
+
+
+@pytest.fixture
+def logs() -> Iterator[LogLines]:
+    captured = LogLines()
+
+    class Raw(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if not record.name.startswith(CLIENT_LOGGERS):
+                extra = {k: v for k, v in vars(record).items() if k not in STANDARD}
+                captured.raw.append(f"{record.name} {record.getMessage()} {extra!r}")
+
+    written = log_handler(captured.written)
+    written.addFilter(lambda record: not record.name.startswith(CLIENT_LOGGERS))
+    root = logging.getLogger()
+    level = root.level
+    handlers = [Raw(logging.DEBUG), written]
+    for handler in handlers:
+        root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        yield captured
+    finally:
+        for handler in handlers:
+            root.removeHandler(handler)
+        root.setLevel(level)
+
+
+def test_a_card_number_in_any_shape_anywhere_in_a_body_is_refused_and_neither_stored_nor_logged(
+    hub, logs
+):
+    head = hub.head()
+
+    for name, shape in SHAPES.items():
+        for body in (
+            account_body(name=shape),
+            account_body(meta={shape: "yes"}),
+            account_body(notes=[{"deep": [f"see {shape} please"]}]),
+        ):
+            response = hub.post("/v1/accounts", body)
+
+            problem = hub.problem(response, 422, "raw-card-data-refused")
+            assert shape not in problem["detail"] and DEBIT not in problem["detail"], name
+    for number in (int(DEBIT), float(DEBIT)):
+        response = hub.post("/v1/accounts", account_body(extra=number))
+
+        hub.problem(response, 422, "raw-card-data-refused")
+    assert hub.head() == head
+    hub.assert_not_stored(DEBIT, *SHAPES.values(), "guarded@example.com")
+    logs.assert_never_logged(DEBIT, *SHAPES.values())
+
+
+def test_a_licence_request_describing_a_card_number_in_text_is_refused_and_no_message_is_sent(hub):
+    done = hub.subscriber()
+    head = hub.head()
+    description = "my card is 4000 0566 5566 5556 exp 12/30, please charge the extra seats to it"
+
+    response = hub.post(
+        f"/v1/subscriptions/{done['subscription_id']}/licence-requests",
+        {
+            "name": "Lee",
+            "email": "lee@example.com",
+            "username": "lee",
+            "kind": "add_seats",
+            "description": description,
+        },
+    )
+
+    problem = hub.problem(response, 422, "raw-card-data-refused")
+    assert problem["detail"].endswith("(found at body.description)")
+    assert hub.head() == head
+    assert hub.notifications("lee@example.com") == []
+    hub.assert_not_stored(DEBIT, "4000 0566 5566 5556", "please charge the extra seats")
+
+
+def test_a_card_number_in_any_shape_in_the_path_the_query_or_a_header_is_refused_and_not_kept(
+    hub, logs
+):
+    done = hub.subscriber()
+    subscription = f"/v1/subscriptions/{done['subscription_id']}"
+    head = hub.head()
+    body = account_body(username="shapes")
+
+    for name, shape in SHAPES.items():
+        in_path = quote(shape, safe="/")
+        places = {
+            "the path": [
+                hub.get(f"/v1/accounts/{in_path}"),
+                hub.post(f"/v1/subscriptions/{in_path}/cancel-renewal"),
+            ],
+            "the query string": [
+                hub.get("/v1/plans", params={"q": shape}),
+                hub.get("/v1/plans", params={shape: "1"}),
+            ],
+        }
+        if "\n" not in shape:  # a line break cannot be sent in a header
+            sent = shape.encode()
+            places["the x-correlation-id header"] = [
+                hub.post("/v1/accounts", body, headers={"X-Correlation-Id": sent}),
+                hub.get(subscription, headers={"X-Correlation-Id": sent}),
+            ]
+            places["the idempotency-key header"] = [
+                hub.post("/v1/accounts", body, headers={"Idempotency-Key": sent}),
+                hub.post(f"{subscription}/cancel-renewal", headers={"Idempotency-Key": sent}),
+            ]
+        for place, responses in places.items():
+            for response in responses:
+                problem = hub.problem(response, 422, "raw-card-data-refused")
+                assert problem["detail"].endswith(f"(found in {place})"), (name, problem)
+                assert DEBIT not in problem["detail"], name
+    assert hub.head() == head
+    assert hub.subscription(done["subscription_id"])["status"] == "active"
+    hub.assert_not_stored(DEBIT, *SHAPES.values())
+    logs.assert_never_logged(DEBIT, *SHAPES.values())
+
+
+def test_ids_instants_and_addresses_that_form_long_digit_runs_are_accepted(hub):
+    digit_uuid = "40000566-5566-5556-8123-456789012345"
+    instant = "2027-01-31T09:00:00.123456+01:00"
+    name = f"Ada (ref {digit_uuid}, since {instant} and 2027-01-31 09:00:00.123456+01:00)"
+    headers = {
+        "X-Correlation-Id": f"{digit_uuid}:2027-01-31T09:00:00Z",
+        "Idempotency-Key": "40000566556655560a1b2c3d4e5f6789",
+        "X-Forwarded-For": "203.0.113.254, 198.51.100.17",
+        "Host": "192.168.100.200:8000",
+    }
+
+    opened = hub.ok(hub.post("/v1/accounts", account_body(name=name), headers=headers), 201)
+
+    assert hub.account(opened["account_id"])["name"] == name
+    for ip in ("192.168.100.200", "2001:4860:4860::8888"):
+        response = hub.get("/v1/datacenters", params={"ip": ip})
+        assert response.status_code == 200, (ip, response.text)
+    done = hub.subscriber()
+    as_of = {"as_of": "2099-01-31T09:00:00.123456+01:00"}
+    audit = f"/v1/audit/subscriptions/{done['subscription_id']}"
+    hub.ok(hub.get(audit, token="audit", params=as_of))
 
 
 def test_a_chunked_body_over_64_kib_is_413_payload_too_large(hub):

@@ -50,6 +50,15 @@ SECURITY_CODES = {
         ("card 4242-4242-4242-4242", "4242-4242-4242-4242"),
         ("card 5555 5555 5555 4444 12 30", "5555 5555 5555 4444"),
         ("tok" + DEBIT, DEBIT),
+        ("card 4000.0566.5566.5556 exp", "4000.0566.5566.5556"),
+        ("card 4000\u00a00566\u00a05566\u00a05556", "0566\u00a05566"),
+        ("card 4000\u20130566\u20135566\u20135556", "0566\u20135566"),
+        ("card 4000\u200b0566\u200b5566\u200b5556", "0566\u200b5566"),
+        ("card 4000_0566_5566_5556 and 4000/0566/5566/5556", "5566_5556"),
+        ("lines 4000\n0566\n5566\n5556", "0566\n5566"),
+        ("".join(chr(0xFF10 + int(digit)) for digit in DEBIT), "\uff15\uff16\uff16"),
+        (f"from {DEBIT}@example.com", DEBIT),
+        (f"X-Correlation-Id: key-{DEBIT}", DEBIT),
         ('{"cvc": "737"}', '"737"'),
         ('{\\"cvv2\\": \\"7373\\"}', "7373"),
         ("security_code=8120&x=1", "8120"),
@@ -75,6 +84,9 @@ def test_configured_secrets_are_redacted_wherever_they_appear() -> None:
         "2027-01-31T09:00:00.000Z",
         "POST /v1/accounts/{account_id}/email-preferences 200",
         "account 123e4567-e89b-42d3-a456-426614174000 at position 1234",
+        "account 40000566-5566-5556-8123-456789012345 at 2027-01-31 09:00:00.123456+01:00",
+        "client 192.168.100.200:8000 forwarded for 203.0.113.254, 198.51.100.17",
+        "request 40000566556655560a1b2c3d4e5f6789",
         "4242424242424241",  # 16 digits that fail the Luhn check
         "authorization failed",
         "duration 12.345 ms",
@@ -207,11 +219,10 @@ def test_no_log_line_shows_a_secret_a_link_a_card_number_or_a_security_code(
             hub.post("/v1/purchases", {"plan": "strategic_research", "card": {key: code}})
             for key, code in SECURITY_CODES.items()
         ),
+        hub.post("/v1/accounts", {"email": hub.unique_email(), "name": "Ada 4242 4242 4242 4242"}),
     ]
     for response in refused:
         hub.problem(response, 422, "raw-card-data-refused")
-    # Digits that are not only a card number are accepted (and must still not be logged).
-    hub.open_account(name="Ada 4242 4242 4242 4242 x")
     # The manage-subscriptions link, its token in the path, also where no route is.
     link_token = _link_token(hub, opened)
     signature = link_token.rsplit(".", 1)[1]
@@ -226,9 +237,9 @@ def test_no_log_line_shows_a_secret_a_link_a_card_number_or_a_security_code(
     stray = hub.get(f"/nowhere/{VISA}", params={"cvc": "cvc-marker-93f1"})
     assert 400 <= stray.status_code < 500, stray.text
     assert hub.get("/v1/plans", params={"link": link_token}).status_code == 200
-    # Ids the caller chooses are logged: a card number there is redacted.
+    # Ids the caller chooses are logged, but not one holding a card number.
     carded = hub.get("/v1/plans", headers={"X-Correlation-Id": VISA})
-    assert carded.status_code < 500, carded.text
+    hub.problem(carded, 422, "raw-card-data-refused")
 
     needles = [
         *hub.secrets.values(),
@@ -261,9 +272,38 @@ def test_no_log_line_shows_a_secret_a_link_a_card_number_or_a_security_code(
     outcomes = [line.get("outcome") for line in access]
     assert outcomes.count("raw-card-data-refused") >= len(refused)
     assert outcomes.count("unauthorized") == 2
-    assert any(line.get("correlation_id") == REDACTED for line in access)
+    carded = [line for line in access if line["route"] == "/v1/plans" and line["status"] == 422]
+    assert carded and all("correlation_id" not in line for line in carded)
     # The client's own lines did carry the link, and were redacted on the way out.
     assert any(
         line["logger"] == "httpx" and "/v1/email-preferences/" + REDACTED in line["message"]
         for line in lines
     )
+
+
+def test_a_card_number_in_any_shape_in_a_correlation_id_is_refused_and_never_logged(
+    hub: Any, captured: tuple[RawRecords, io.StringIO]
+) -> None:
+    raw, stream = captured
+    shapes = [
+        "4000.0566.5566.5556",
+        "4000\u00a00566\u00a05566\u00a05556",
+        "4000\u200b0566\u200b5566\u200b5556",
+        "4000_0566_5566_5556",
+        "".join(chr(0xFF10 + int(digit)) for digit in DEBIT),
+        f"key-{DEBIT}",
+        f"{DEBIT}@example.com",
+    ]
+
+    for shape in shapes:
+        response = hub.get("/v1/plans", headers={"X-Correlation-Id": shape.encode()})
+        hub.problem(response, 422, "raw-card-data-refused")
+
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    access = [line for line in lines if line["logger"] == "lifecycle.access"]
+    assert [line["status"] for line in access] == [422] * len(shapes)
+    assert all("correlation_id" not in line and "command_id" not in line for line in access)
+    written = json.dumps(lines, ensure_ascii=False)
+    for needle in [*shapes, DEBIT]:
+        assert needle not in written, f"{needle!r} was logged"
+        assert all(needle not in text for text in raw.texts), f"{needle!r} was logged"
