@@ -102,9 +102,18 @@ class KeptAdvisoryLock:
             conn.close()
 
     def release(self) -> None:
-        """Let the lock go (the process stops following)."""
+        """Let the lock go (the process stops following). Unlocked before the session
+        ends: the server ends a closed session's backend, and frees its locks, only
+        a moment after the client has gone, so another process trying at once could
+        still find the lock taken."""
         with self._lock:
-            self._drop()  # ending the session releases its advisory locks
+            conn = self._conn
+            if self._holding and conn is not None and not (conn.closed or conn.broken):
+                try:
+                    conn.execute("SELECT pg_advisory_unlock(%s)", (self._key,))
+                except STORE_DOWN_ERRORS:
+                    pass  # the session is gone, and its locks with it
+            self._drop()
 
 
 def _closed_by_server(conn: psycopg.Connection[Any]) -> bool:

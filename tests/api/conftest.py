@@ -289,6 +289,28 @@ class Hub:
         assert response.status_code == 200, response.text
         return list(response.json())
 
+    # --- contracts -----------------------------------------------------------------------
+
+    CONTACT = {"first_name": "Grace", "last_name": "Owner", "email": "grace@example.com"}
+
+    @classmethod
+    def contract_body(cls, organisation_id: str, **overrides: Any) -> dict[str, Any]:
+        """A valid contract of the organisation, starting 2027-03-01 for 12 months,
+        under a number no other test uses."""
+        body: dict[str, Any] = {
+            "organisation_id": organisation_id,
+            "number": 700_000 + next(_numbers),
+            "start_date": "2027-03-01",
+            "term_months": 12,
+            "licences": ["research_suite"],
+            "notice_days": 60,
+            "price": {"amount": "1000.00", "currency": "USD"},
+            "primary_contact": cls.CONTACT,
+            "billing_contact": cls.CONTACT,
+        }
+        body.update(overrides)
+        return body
+
     # --- ops ---------------------------------------------------------------------------
 
     def notifications(

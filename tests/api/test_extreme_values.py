@@ -78,10 +78,7 @@ def body_with(path: tuple[str, ...], value: Any, base: dict[str, Any]) -> dict[s
     return body
 
 
-CONTACT = {"first_name": "Grace", "last_name": "Owner", "email": "grace@example.com"}
-
-
-def bodies(ids: dict[str, str]) -> dict[tuple[str, str], dict[str, Any]]:
+def bodies(hub: Any, ids: dict[str, str]) -> dict[tuple[str, str], dict[str, Any]]:
     """A valid body for each operation with a date, instant or integer in its body."""
     return {
         ("POST", "/v1/accounts"): {
@@ -92,17 +89,7 @@ def bodies(ids: dict[str, str]) -> dict[tuple[str, str], dict[str, Any]]:
         },
         ("POST", "/v1/subscriptions/{subscription_id}/usage"): {"responses": 1},
         ("POST", "/v1/licence-requests/{licence_request_id}/fulfil"): {"caps": {"responses": 10}},
-        ("POST", "/v1/contracts"): {
-            "organisation_id": ids["organisation_id"],
-            "number": next(_numbers),
-            "start_date": "2027-03-01",
-            "term_months": 12,
-            "licences": ["research_suite"],
-            "notice_days": 60,
-            "price": {"amount": "1000.00", "currency": "USD"},
-            "primary_contact": CONTACT,
-            "billing_contact": CONTACT,
-        },
+        ("POST", "/v1/contracts"): hub.contract_body(ids["organisation_id"]),
         ("POST", "/v1/renewals/{renewal_id}/quotes"): {
             "licences": ["research_suite"],
             "term_months": 12,
@@ -160,7 +147,7 @@ DRAWN_BY_KIND = {"integer": integers, "date": dates, "date-time": instants}
 
 
 def request_for(
-    field: tuple[str, str, str, str], value: Any, ids: dict[str, str]
+    hub: Any, field: tuple[str, str, str, str], value: Any, ids: dict[str, str]
 ) -> tuple[str, str, dict[str, Any] | None, dict[str, str]]:
     method, template, place, _ = field
     path = template.format(kind="subscriptions", aggregate_id=ids["subscription_id"], **ids)
@@ -170,7 +157,7 @@ def request_for(
         if template.endswith("{aggregate_id}"):  # the as-of read needs its instant
             params.setdefault("as_of", "2027-06-01T00:00:00Z")
         return method, path, None, params
-    base = bodies(ids)[(method, template)]
+    base = bodies(hub, ids)[(method, template)]
     return method, path, body_with(tuple(place.split(".")[1:]), value, base), {}
 
 
@@ -201,8 +188,7 @@ def resources(hub: Any) -> dict[str, str]:
     contract = hub.ok(
         hub.post(
             "/v1/contracts",
-            {**bodies({"organisation_id": bought["organisation_id"]})[("POST", "/v1/contracts")],
-             "start_date": "2026-05-01"},
+            hub.contract_body(bought["organisation_id"], start_date="2026-05-01"),
         ),
         201,
     )
@@ -254,7 +240,8 @@ def test_every_such_field_is_drawn(served: Any) -> None:
     fields = fields_of(served.client.app.openapi())
     bodied = {(method, path) for method, path, place, _ in fields if place.startswith("body")}
 
-    assert bodied <= set(bodies({"organisation_id": ""})), bodied - set(bodies({"organisation_id": ""}))
+    drawn = set(bodies(served, {"organisation_id": ""}))
+    assert bodied <= drawn, bodied - drawn
     assert {kind for *_, kind in fields} <= set(DRAWN_BY_KIND)
     assert len(fields) > 30
 
@@ -280,7 +267,7 @@ def test_extreme_dates_instants_and_integers_never_yield_a_5xx_and_renewals_stil
         )
         @given(value=strategy_for(field))
         def no_5xx(value: Any) -> None:
-            method, path, body, params = request_for(field, value, ids)
+            method, path, body, params = request_for(hub, field, value, ids)
             response = hub.request(method, path, body, token=token_for(path), params=params)
             assert answered_within_contract(response, field[2]), (
                 field, value, response.status_code, response.text

@@ -8,24 +8,7 @@ from typing import Any
 
 import pytest
 
-CONTACT = {"first_name": "Grace", "last_name": "Owner", "email": "grace@example.com"}
 PREFERENCES = {"personalised_learning": True, "news_and_updates": True, "customer_events": True}
-
-
-def contract_body(organisation_id: str, number: int, **overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "organisation_id": organisation_id,
-        "number": number,
-        "start_date": "2027-03-01",
-        "term_months": 12,
-        "licences": ["research_suite"],
-        "notice_days": 60,
-        "price": {"amount": "1000.00", "currency": "USD"},
-        "primary_contact": CONTACT,
-        "billing_contact": CONTACT,
-    }
-    body.update(overrides)
-    return body
 
 
 # --- strict types -------------------------------------------------------------------------
@@ -85,7 +68,7 @@ def test_a_price_in_a_code_that_is_no_iso_4217_money_is_refused(hub: Any, curren
     organisation_id = hub.open_account()["organisation_id"]
     price = {"amount": "1000.00", "currency": currency}
 
-    refused = hub.post("/v1/contracts", contract_body(organisation_id, 11, price=price))
+    refused = hub.post("/v1/contracts", hub.contract_body(organisation_id, price=price))
 
     hub.problem(refused, 422, "invalid-request")
 
@@ -95,7 +78,7 @@ def test_a_price_in_any_iso_4217_currency_is_taken(hub: Any, currency: str) -> N
     organisation_id = hub.open_account()["organisation_id"]
     price = {"amount": "1000.00", "currency": currency}
 
-    created = hub.post("/v1/contracts", contract_body(organisation_id, 12, price=price))
+    created = hub.post("/v1/contracts", hub.contract_body(organisation_id, price=price))
 
     assert created.status_code == 201, created.text
 
@@ -103,11 +86,11 @@ def test_a_price_in_any_iso_4217_currency_is_taken(hub: Any, currency: str) -> N
 def test_a_contact_naming_another_organisations_account_is_refused(hub: Any) -> None:
     ours = hub.open_account()
     theirs = hub.open_account()
-    contact = {**CONTACT, "account_id": theirs["account_id"]}
+    contact = {**hub.CONTACT, "account_id": theirs["account_id"]}
     head = hub.head()
 
     refused = hub.post(
-        "/v1/contracts", contract_body(ours["organisation_id"], 13, primary_contact=contact)
+        "/v1/contracts", hub.contract_body(ours["organisation_id"], primary_contact=contact)
     )
 
     hub.problem(refused, 422, "invalid-request")
@@ -116,8 +99,8 @@ def test_a_contact_naming_another_organisations_account_is_refused(hub: Any) -> 
 
 def test_a_contact_naming_an_unknown_account_is_refused_on_a_contact_change(hub: Any) -> None:
     ours = hub.open_account()
-    created = hub.ok(hub.post("/v1/contracts", contract_body(ours["organisation_id"], 14)), 201)
-    contact = {**CONTACT, "account_id": "00000000-0000-4000-8000-000000000000"}
+    created = hub.ok(hub.post("/v1/contracts", hub.contract_body(ours["organisation_id"])), 201)
+    contact = {**hub.CONTACT, "account_id": "00000000-0000-4000-8000-000000000000"}
 
     refused = hub.put(f"/v1/contracts/{created['contract_id']}/contacts/billing", contact)
 
@@ -126,10 +109,10 @@ def test_a_contact_naming_an_unknown_account_is_refused_on_a_contact_change(hub:
 
 def test_a_contact_naming_one_of_the_organisations_own_accounts_is_taken(hub: Any) -> None:
     ours = hub.open_account()
-    contact = {**CONTACT, "account_id": ours["account_id"]}
+    contact = {**hub.CONTACT, "account_id": ours["account_id"]}
 
     created = hub.post(
-        "/v1/contracts", contract_body(ours["organisation_id"], 15, billing_contact=contact)
+        "/v1/contracts", hub.contract_body(ours["organisation_id"], billing_contact=contact)
     )
 
     assert created.status_code == 201, created.text

@@ -22,23 +22,6 @@ from api.bootstrap import Container
 
 
 
-def contract_body(organisation_id: str, number: int, **overrides: Any) -> dict[str, Any]:
-    contact = {"first_name": "Grace", "last_name": "Owner", "email": "grace@example.com"}
-    body: dict[str, Any] = {
-        "organisation_id": organisation_id,
-        "number": number,
-        "start_date": "2027-03-01",
-        "term_months": 12,
-        "licences": ["research_suite"],
-        "notice_days": 60,
-        "price": {"amount": "1000.00", "currency": "USD"},
-        "primary_contact": contact,
-        "billing_contact": contact,
-    }
-    body.update(overrides)
-    return body
-
-
 @pytest.mark.parametrize(
     "start_date",
     ["0001-01-01", "1899-12-31", "9999-12-31", "9999-01-01", "3000-01-01"],
@@ -49,7 +32,7 @@ def test_a_contract_start_outside_the_supported_range_is_refused_and_records_not
     organisation_id = hub.open_account()["organisation_id"]
     head = hub.head()
 
-    refused = hub.post("/v1/contracts", contract_body(organisation_id, 7, start_date=start_date))
+    refused = hub.post("/v1/contracts", hub.contract_body(organisation_id, start_date=start_date))
 
     body = hub.problem(refused, 422, "invalid-request")
     assert body["errors"][0]["loc"] == ["body", "start_date"]
@@ -63,7 +46,7 @@ def test_a_contract_may_start_on_either_edge_of_the_supported_range(
 ) -> None:
     organisation_id = hub.open_account()["organisation_id"]
 
-    created = hub.post("/v1/contracts", contract_body(organisation_id, 8, start_date=start_date))
+    created = hub.post("/v1/contracts", hub.contract_body(organisation_id, start_date=start_date))
 
     assert created.status_code == 201, created.text
 
@@ -74,7 +57,7 @@ def test_a_contract_may_start_on_either_edge_of_the_supported_range(
 def test_a_contract_start_that_is_not_a_plain_date_is_refused(hub: Any, start_date: Any) -> None:
     organisation_id = hub.open_account()["organisation_id"]
 
-    refused = hub.post("/v1/contracts", contract_body(organisation_id, 9, start_date=start_date))
+    refused = hub.post("/v1/contracts", hub.contract_body(organisation_id, start_date=start_date))
 
     hub.problem(refused, 422, "invalid-request")
 

@@ -4,6 +4,7 @@ error, held back with a growing delay, shown to operators, and retried."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from uuid import UUID
@@ -51,6 +52,29 @@ def faulty_reminders(monkeypatch: pytest.MonkeyPatch) -> Iterator[set[UUID]]:
     yield broken
 
 
+@dataclass(frozen=True)
+class HeldBack:
+    """A subscription whose renewal reminder failed at its due instant (and another
+    subscription, whose work runs)."""
+
+    services: Services
+    broken: CompletedPurchase
+    reminder_at: datetime
+
+    def reminded(self) -> int:
+        return load(self.services, self.broken).reminded_term
+
+
+@pytest.fixture
+def held_back(container: Container, faulty_reminders: set[UUID]) -> HeldBack:
+    services = container.services
+    broken, _ = two_subscribers(services)
+    faulty_reminders.add(broken.subscription.id)
+    reminder_at = load(services, broken).term_end - timedelta(days=30)
+    advance_clock(services, container.due_work, reminder_at)
+    return HeldBack(services, broken, reminder_at)
+
+
 def two_subscribers(services: Services) -> tuple[CompletedPurchase, CompletedPurchase]:
     return (
         buy_plan(services, email="broken@example.com"),
@@ -84,74 +108,59 @@ def test_a_failing_due_item_does_not_stop_the_others_in_a_clock_advance(
 
 
 def test_a_failed_item_is_listed_until_it_is_retried_successfully(
-    container: Container, faulty_reminders: set[UUID]
+    container: Container, faulty_reminders: set[UUID], held_back: HeldBack
 ) -> None:
-    services = container.services
-    broken, _ = two_subscribers(services)
-    faulty_reminders.add(broken.subscription.id)
-    reminder_at = load(services, broken).term_end - timedelta(days=30)
-    advance_clock(services, container.due_work, reminder_at)
     assert [f.kind for f in container.due_work.failures()] == ["renewal_reminder"]
 
     faulty_reminders.clear()  # the fault is repaired
-    advanced = advance_clock(services, container.due_work, reminder_at + timedelta(minutes=1))
+    advanced = advance_clock(
+        held_back.services, container.due_work, held_back.reminder_at + timedelta(minutes=1)
+    )
 
     assert advanced.failed == []
     assert container.due_work.failures() == []
-    assert load(services, broken).reminded_term == 1
+    assert held_back.reminded() == 1
 
 
 def test_each_failure_of_the_same_item_doubles_its_wait(
-    container: Container, faulty_reminders: set[UUID]
+    container: Container, held_back: HeldBack
 ) -> None:
-    services = container.services
-    broken, _ = two_subscribers(services)
-    faulty_reminders.add(broken.subscription.id)
-    reminder_at = load(services, broken).term_end - timedelta(days=30)
-    advance_clock(services, container.due_work, reminder_at)
-
     waits = []
     for _ in range(4):
         (failure,) = container.due_work.failures()
         waits.append(failure.retry_at - failure.failed_at)
-        advance_clock(services, container.due_work, failure.retry_at)
+        advance_clock(held_back.services, container.due_work, failure.retry_at)
 
     assert waits == [timedelta(minutes=m) for m in (1, 2, 4, 8)]
     assert container.due_work.failures()[0].attempts == 5
 
 
 def test_a_held_back_item_is_not_retried_before_its_retry_instant(
-    container: Container, faulty_reminders: set[UUID]
+    container: Container, faulty_reminders: set[UUID], held_back: HeldBack
 ) -> None:
-    services = container.services
-    broken, _ = two_subscribers(services)
-    faulty_reminders.add(broken.subscription.id)
-    reminder_at = load(services, broken).term_end - timedelta(days=30)
-    advance_clock(services, container.due_work, reminder_at)
     faulty_reminders.clear()
 
-    advance_clock(services, container.due_work, reminder_at + timedelta(seconds=59))
+    advance_clock(
+        held_back.services, container.due_work, held_back.reminder_at + timedelta(seconds=59)
+    )
 
-    assert load(services, broken).reminded_term == 0
+    assert held_back.reminded() == 0
     assert len(container.due_work.failures()) == 1
 
 
 def test_an_operator_retry_runs_a_failed_item_at_the_next_advance(
-    container: Container, faulty_reminders: set[UUID]
+    container: Container, faulty_reminders: set[UUID], held_back: HeldBack
 ) -> None:
-    services = container.services
-    broken, _ = two_subscribers(services)
-    faulty_reminders.add(broken.subscription.id)
-    reminder_at = load(services, broken).term_end - timedelta(days=30)
-    advance_clock(services, container.due_work, reminder_at)
     faulty_reminders.clear()
     (failure,) = container.due_work.failures()
 
-    retried = container.due_work.retry_now(failure.key, services.clock.now())
-    advance_clock(services, container.due_work, reminder_at + timedelta(seconds=1))
+    retried = container.due_work.retry_now(failure.key, held_back.services.clock.now())
+    advance_clock(
+        held_back.services, container.due_work, held_back.reminder_at + timedelta(seconds=1)
+    )
 
-    assert retried is not None and retried.retry_at == reminder_at
-    assert load(services, broken).reminded_term == 1
+    assert retried is not None and retried.retry_at == held_back.reminder_at
+    assert held_back.reminded() == 1
     assert container.due_work.failures() == []
 
 
@@ -174,19 +183,15 @@ def test_the_system_clock_run_performs_the_rest_when_one_item_fails(
 
 
 def test_a_failure_no_longer_applies_once_the_aggregate_reschedules_the_item(
-    container: Container, faulty_reminders: set[UUID]
+    container: Container, held_back: HeldBack
 ) -> None:
-    services = container.services
-    broken, _ = two_subscribers(services)
-    faulty_reminders.add(broken.subscription.id)
-    reminder_at = load(services, broken).term_end - timedelta(days=30)
-    advance_clock(services, container.due_work, reminder_at)
     assert container.due_work.failures()
 
     # The term renews: the first term's reminder is no longer awaited.
-    advance_clock(services, container.due_work, load(services, broken).term_end)
+    term_end = load(held_back.services, held_back.broken).term_end
+    advance_clock(held_back.services, container.due_work, term_end)
 
-    assert load(services, broken).term == 2
+    assert load(held_back.services, held_back.broken).term == 2
     assert [f.key for f in container.due_work.failures()] == []
 
 
