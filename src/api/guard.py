@@ -26,10 +26,16 @@ BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 BODY_KEY = "lifecycle.body"
 JSON_KEY = "lifecycle.json"
 TOKEN_KEY = "lifecycle.token"
+CLIENT_GONE_KEY = "lifecycle.client_gone"
+"""Set when the client left before its body was complete (logged as status 499)."""
 
 
 class BodyTooLarge(Exception):
     pass
+
+
+class ClientGone(Exception):
+    """The client disconnected before its body was complete."""
 
 
 class NumberTooLong(ValueError):
@@ -175,12 +181,15 @@ def nul_location(document: Any) -> list[str | int] | None:
 
 
 async def read_body(receive: Receive, limit: int) -> bytes:
+    """The whole body, at most ``limit`` bytes (``BodyTooLarge``); ``ClientGone`` when
+    the client leaves (or is cut off by the body timeout) before it is complete: a
+    truncated body is never taken for a whole one."""
     chunks: list[bytes] = []
     size = 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            break
+            raise ClientGone()
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
@@ -255,6 +264,10 @@ class RequestGuard:
             if declared is not None and int(declared) > MAX_BODY_BYTES:
                 raise BodyTooLarge()
             body = await read_body(receive, MAX_BODY_BYTES)
+        except ClientGone:
+            # Nobody to answer; nothing of the request reaches a handler.
+            scope.setdefault("state", {})[CLIENT_GONE_KEY] = True
+            return
         except (BodyTooLarge, ValueError):
             await problem(
                 413, "payload-too-large", "Payload too large", f"bodies are limited to {MAX_BODY_BYTES} bytes"

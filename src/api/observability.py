@@ -19,7 +19,7 @@ from fastapi import FastAPI, Request, Response
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.guard import BODY_METHODS, TOKEN_KEY
+from api.guard import BODY_METHODS, CLIENT_GONE_KEY, TOKEN_KEY
 from api.logs import SECRETS, LogContext, bound
 from api.metrics import Metrics
 from api.problems import REQUEST_ID_KEY
@@ -35,6 +35,9 @@ METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 UNMATCHED = "unmatched"
 """The route label of a path no route serves (the path itself is never shown)."""
 _PROBLEM_BYTES = 16 * 1024
+CLIENT_CLOSED_REQUEST = 499
+"""The status logged for a request whose client left before its body was complete
+(nothing was answered; the number is the one web servers use for it)."""
 
 
 def _problem_slug(body: bytes) -> str | None:
@@ -93,6 +96,8 @@ class ObservabilityMiddleware:
                 status, problem = 500, None
                 raise
             finally:
+                if scope.get("state", {}).get(CLIENT_GONE_KEY):
+                    status = CLIENT_CLOSED_REQUEST
                 self._record(scope, route, status, problem, time.perf_counter() - started)
 
     def _record(

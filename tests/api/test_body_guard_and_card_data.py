@@ -568,3 +568,45 @@ def test_a_query_parameter_given_twice_is_422_invalid_request_naming_it(hub):
     body = hub.problem(twice, 422, "invalid-request")
     assert "'ip'" in body["detail"]
     assert body["errors"] == [{"loc": ["query", "ip"], "msg": "given more than once"}]
+
+
+def test_a_body_cut_off_by_a_disconnect_never_reaches_a_handler():
+    import asyncio
+
+    from api.auth import TokenRegistry
+    from api.guard import CLIENT_GONE_KEY, RequestGuard
+    from api.settings import ApiToken
+
+    reached, sent = [], []
+
+    async def handler(scope, receive, send):
+        reached.append(await receive())
+
+    guard = RequestGuard(handler, TokenRegistry([ApiToken("t", "secret-0123456789", frozenset({"commands"}))]))
+    arriving = iter(
+        [
+            {"type": "http.request", "body": b'{"responses": 1', "more_body": True},
+            {"type": "http.disconnect"},
+        ]
+    )
+
+    async def receive():
+        return next(arriving)
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/v1/subscriptions/x/usage",
+        "query_string": b"",
+        "headers": [
+            (b"authorization", b"Bearer secret-0123456789"),
+            (b"content-type", b"application/json"),
+        ],
+    }
+    asyncio.run(guard(scope, receive, send))
+
+    assert reached == [] and sent == []
+    assert scope["state"][CLIENT_GONE_KEY] is True
