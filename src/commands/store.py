@@ -163,7 +163,9 @@ class LifecycleStore(Application):
         recent = self.recorder.select_notifications(  # type: ignore[call-arg]
             start=max(1, head - window + 1), limit=window, settled_only=False
         )
-        instants = [self.mapper.to_domain_event(n).timestamp for n in recent]
+        instants: list[datetime] = [
+            self.mapper.to_domain_event(n).timestamp for n in recent  # type: ignore[attr-defined]
+        ]
         return max(instants, default=None)
 
 

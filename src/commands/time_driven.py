@@ -68,7 +68,7 @@ RETRY_MOST = timedelta(hours=6)
 def retry_delay(attempts: int) -> timedelta:
     """How long a due item that has failed ``attempts`` times in a row waits before it
     is tried again: one minute, doubling with each failure, at most six hours."""
-    return min(RETRY_MOST, RETRY_FIRST * 2 ** min(attempts - 1, 20))
+    return min(RETRY_MOST, RETRY_FIRST * (1 << min(attempts - 1, 20)))
 
 
 class DueWork(Protocol):
