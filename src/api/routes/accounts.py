@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from api import models
+from api import links, models
 from api import representations as show
 from api.deps import CallerDep, IfMatchDep, MinPosition, ReaderDep, ServicesDep
 from api.responses import created, parse_id, resource
@@ -19,7 +19,12 @@ from lifecycle.subscription import Subscription
 router = APIRouter(tags=["accounts and organisations"], responses=models.PROBLEMS)
 
 
-@router.post("/v1/accounts", status_code=201, response_model=models.AccountCreated)
+@router.post(
+    "/v1/accounts",
+    status_code=201,
+    response_model=models.AccountCreated,
+    responses={201: links.to(account="account_id", organisation="organisation_id")},
+)
 def open_account(body: OpenAccount, services: ServicesDep, caller: CallerDep) -> JSONResponse:
     """A free or trial account in a new organisation; its first user is the brand admin."""
     done = accounts.open_account(services, caller, **body.model_dump())
@@ -64,7 +69,10 @@ def change_account(
 
 
 @router.post(
-    "/v1/organisations/{organisation_id}/users", status_code=201, response_model=models.UserAdded
+    "/v1/organisations/{organisation_id}/users",
+    status_code=201,
+    response_model=models.UserAdded,
+    responses={201: links.to(account="account_id")},
 )
 def add_user(
     organisation_id: str, body: AddUser, services: ServicesDep, caller: CallerDep

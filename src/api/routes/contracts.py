@@ -7,7 +7,7 @@ from typing import Literal
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from api import models
+from api import links, models
 from api import representations as show
 from api.deps import CallerDep, IfMatchDep, MinPosition, ReaderDep, ServicesDep
 from api.responses import parse_id, resource
@@ -48,7 +48,12 @@ def _renewal(services: Services, renewal: Renewal, position: int | None = None) 
 # --- contracts ---------------------------------------------------------------------------
 
 
-@router.post("/v1/contracts", status_code=201, response_model=models.Contract)
+@router.post(
+    "/v1/contracts",
+    status_code=201,
+    response_model=models.Contract,
+    responses={201: links.to(contract="contract_id")},
+)
 def create_contract(body: CreateContract, services: ServicesDep, caller: CallerDep) -> JSONResponse:
     """A contract under a number unused in this deployment (else 409
     ``duplicate-contract-number``); its organisation is ``enterprise`` from now on."""
@@ -98,7 +103,11 @@ def change_contact(
     return resource(show.contract(done.value), done.position)
 
 
-@router.get("/v1/contracts/{contract_id}/renewal", response_model=models.Renewal)
+@router.get(
+    "/v1/contracts/{contract_id}/renewal",
+    response_model=models.Renewal,
+    responses={200: links.to(renewal="renewal_id")},
+)
 def get_contract_renewal(
     contract_id: str,
     services: ServicesDep,
@@ -170,7 +179,12 @@ def align_scope(
     return _renewal(services, done.value, done.position)
 
 
-@router.post("/v1/renewals/{renewal_id}/quotes", status_code=201, response_model=models.QuoteIssued)
+@router.post(
+    "/v1/renewals/{renewal_id}/quotes",
+    status_code=201,
+    response_model=models.QuoteIssued,
+    responses={201: links.to(quote="quote_id")},
+)
 def issue_quote(
     renewal_id: str,
     body: IssueQuote,

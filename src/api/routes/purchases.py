@@ -7,7 +7,7 @@ from uuid import UUID
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from api import models
+from api import links, models
 from api import representations as show
 from api.deps import CallerDep, IfMatchDep, MinPosition, ReaderDep, ServicesDep
 from api.responses import created, parse_id, resource
@@ -21,7 +21,12 @@ from lifecycle.purchase import Purchase
 router = APIRouter(tags=["self-service purchase"], responses=models.PROBLEMS)
 
 
-@router.post("/v1/purchases", status_code=201, response_model=models.PurchaseStarted)
+@router.post(
+    "/v1/purchases",
+    status_code=201,
+    response_model=models.PurchaseStarted,
+    responses={201: links.to(purchase="purchase_id")},
+)
 def start_purchase(body: StartPurchase, services: ServicesDep, caller: CallerDep) -> JSONResponse:
     """An upgrade (``account_id``) or a new buyer (``email``, who gets a verification message)."""
     done = purchases.start_purchase(
@@ -99,7 +104,10 @@ def choose_datacenter(
 @router.post(
     "/v1/purchases/{purchase_id}/complete",
     response_model=models.Purchase,
-    responses={402: models.problem_response("the card was declined (`payment-declined`)")},
+    responses={
+        200: links.to(subscription="subscription_id"),
+        402: models.problem_response("the card was declined (`payment-declined`)"),
+    },
 )
 def complete_purchase(
     purchase_id: str,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from api import models
+from api import links, models
 from api import representations as show
 from api.deps import CallerDep, IfMatchDep, MinPosition, ReaderDep, ServicesDep
 from api.responses import created, parse_id, resource
@@ -128,6 +128,7 @@ def record_usage(
     "/v1/subscriptions/{subscription_id}/licence-requests",
     status_code=201,
     response_model=models.LicenceRequestCreated,
+    responses={201: links.to(licence_request="licence_request_id")},
 )
 def submit_licence_request(
     subscription_id: str, body: SubmitLicenceRequest, services: ServicesDep, caller: CallerDep
