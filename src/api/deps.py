@@ -36,7 +36,9 @@ async def services(request: Request) -> Services:
     return request.app.state.container.services  # type: ignore[no-any-return]
 
 
-ACTOR_PATTERN = r"^\s*user:[0-9a-fA-F-]{36}\s*$"
+ACTOR_PATTERN = (
+    r"^\s*user:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\s*$"
+)
 IF_MATCH_PATTERN = r'^\s*(\*|(W/)?"?[0-9]{1,18}"?)\s*$'
 
 ActorHeader = Annotated[

@@ -390,7 +390,7 @@ PROBLEM_STATUSES: dict[int, str] = {
     401: "no or an unknown bearer token (`unauthorized`); on the email-preferences link, "
     "a bad or expired link (`invalid-link`)",
     403: "the token lacks the route's scope (`forbidden`), or the acting user may not do "
-    "this (`not-your-organisation`, `not-brand-admin`, `own-user-type`)",
+    "this (`not-your-organisation`, `not-your-profile`, `not-brand-admin`, `own-user-type`)",
     404: "an unknown id (`not-found`)",
     409: "the resource's state does not allow the command",
     412: "`If-Match` names an older version (`version-conflict`)",
@@ -398,8 +398,10 @@ PROBLEM_STATUSES: dict[int, str] = {
     415: "a non-empty body that is not JSON (`unsupported-media-type`)",
     422: "the request is not valid (`invalid-request`, with `errors`), carries raw card "
     "data (`raw-card-data-refused`), or a rule refuses it",
-    503: "a view has not reached `min_position` in time (`projection-behind`), or the store "
-    "cannot be reached (`store-unavailable`); see `Retry-After`",
+    503: "a view has not reached `min_position` in time (`projection-behind`), the store "
+    "cannot be reached before the request's deadline (`store-unavailable`), other commands "
+    "kept changing the resource (`resource-busy`), or the worker is at its connection limit "
+    "(`service-busy`); see `Retry-After`",
 }
 
 

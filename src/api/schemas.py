@@ -47,7 +47,10 @@ def _iso_4217(code: str) -> str:
 
 
 Currency = Annotated[
-    str, StringConstraints(pattern=r"^[A-Z]{3}$"), AfterValidator(_iso_4217)
+    str,
+    StringConstraints(pattern=r"^[A-Z]{3}$"),
+    AfterValidator(_iso_4217),
+    Field(description="an ISO 4217 currency code of money (not XXX, XTS or a metal)"),
 ]
 Count = Annotated[int, Field(strict=True, ge=0, le=1_000_000_000)]
 
@@ -85,9 +88,19 @@ def _supported_instant(instant: datetime) -> datetime:
     return instant
 
 
-Day = Annotated[date, BeforeValidator(_day_text), AfterValidator(_supported_day)]
+Day = Annotated[
+    date,
+    BeforeValidator(_day_text),
+    AfterValidator(_supported_day),
+    Field(description=f"a UTC day, YYYY-MM-DD, {SUPPORTED_RANGE}"),
+]
 """A UTC day, ``YYYY-MM-DD``, inside the supported range."""
-Instant = Annotated[AwareDatetime, BeforeValidator(_instant_text), AfterValidator(_supported_instant)]
+Instant = Annotated[
+    AwareDatetime,
+    BeforeValidator(_instant_text),
+    AfterValidator(_supported_instant),
+    Field(description=f"an RFC 3339 instant with its offset, {SUPPORTED_RANGE}"),
+]
 """An RFC 3339 instant with its offset (a naive time names no instant), inside the
 supported range."""
 
