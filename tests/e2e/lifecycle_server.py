@@ -131,15 +131,21 @@ class LifecycleServer:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def errors(self) -> list[str]:
-        """The log lines at level ERROR or above (the service logs one JSON object a line)."""
-        found = []
+        """The log lines at level ERROR or above (the service logs one JSON object a line),
+        and each traceback written outside the logs, whole (it names what failed)."""
+        found: list[str] = []
+        in_traceback = False
         for line in self.output().splitlines():
             try:
                 record = json.loads(line)
             except ValueError:
                 if "Traceback" in line:
                     found.append(line)
+                    in_traceback = True
+                elif in_traceback:
+                    found[-1] += "\n" + line
                 continue
+            in_traceback = False
             if isinstance(record, dict) and record.get("level") in ("ERROR", "CRITICAL"):
                 found.append(line)
         return found
