@@ -16,6 +16,9 @@ from api import audit_cli, projections_cli
 from api.logs import configure_logging
 from api.settings import Settings
 
+WORKER_HEALTHCHECK_SECONDS = 30
+"""How long a worker may leave its supervisor's ping unanswered before it is replaced."""
+
 
 def _serve(args: argparse.Namespace) -> int:
     settings = Settings()
@@ -109,6 +112,10 @@ def _serve_workers(args: argparse.Namespace, settings: Settings, workers: int) -
             host=args.host,
             port=args.port,
             workers=workers,
+            # The supervisor pings each worker and replaces one that does not answer in
+            # time; uvicorn's 5 s has been seen to replace a worker that was only slow on
+            # a loaded machine, dropping its requests in flight.
+            timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
             log_config=None,
             log_level=(args.log_level or settings.log_level).lower(),
             access_log=False,
