@@ -67,6 +67,8 @@ def create_app(
     return app
 
 
+SUPERVISOR_PID_VARIABLE = "LIFECYCLE_SUPERVISOR_PID"
+"""Set by ``lifecycle serve --workers`` for its workers: the process they stop with."""
 PARENT_CHECK_SECONDS = 1.0
 ORPHAN_GRACE_SECONDS = 10.0
 """How long a worker whose parent is gone may take to stop gracefully before it exits."""
@@ -78,10 +80,13 @@ def worker_app() -> FastAPI:
     the time-driven work; a worker only serves requests, and stops (as on SIGTERM) when
     that process is gone, so that no worker outlives a killed parent (at the latest
     ``ORPHAN_GRACE_SECONDS`` after it noticed)."""
+    # The supervisor's pid as it gave it, not this process's parent now: a parent killed
+    # while this worker was still starting would otherwise be taken for init, watched
+    # forever, and the worker would outlive it.
+    parent = int(os.environ.get(SUPERVISOR_PID_VARIABLE) or os.getppid())
     settings = Settings()
     configure_logging(settings.log_format, settings.log_level)
     container = build(settings)
-    parent = os.getppid()
 
     def stop_with_parent() -> None:
         while os.getppid() == parent:

@@ -95,6 +95,9 @@ def _serve_workers(args: argparse.Namespace, settings: Settings, workers: int) -
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     if args.log_level:
         os.environ["LIFECYCLE_LOG_LEVEL"] = args.log_level  # the workers read it too
+    from api.app import SUPERVISOR_PID_VARIABLE
+
+    os.environ[SUPERVISOR_PID_VARIABLE] = str(os.getpid())  # the workers stop with it
     try:
         from uvicorn.config import STARTUP_FAILURE
         from uvicorn.supervisors import Multiprocess
