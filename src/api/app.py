@@ -20,7 +20,7 @@ from api.idempotency import IdempotencyMiddleware, IdempotencyStore
 from api.routes import accounts, catalogue, licence_requests, ops, purchases, subscriptions
 from api.routes import audit
 from api.routes import contracts
-from api.routes import profiles
+from api.routes import problem_pages, profiles
 from api.logs import configure_logging
 from api.settings import Settings
 from api.store_gate import StoreGate, StoreProbe
@@ -58,6 +58,7 @@ def create_app(
     app.include_router(audit.router)
     app.include_router(contracts.router)
     app.include_router(profiles.router)
+    app.include_router(problem_pages.router)
     app.add_middleware(IdempotencyMiddleware, store=IdempotencyStore(container.services.database))
     app.state.store_probe = StoreProbe(container.services.database)
     app.add_middleware(StoreGate, probe=app.state.store_probe)  # before any key is claimed

@@ -8,8 +8,10 @@ from collections.abc import Sequence
 
 from api.settings import ApiToken
 
-PUBLIC_PREFIXES = ("/v1/email-preferences/",)
-PUBLIC_PATHS = frozenset({"/health", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
+PUBLIC_PREFIXES = ("/v1/email-preferences/", "/problems/", "/docs/assets/")
+PUBLIC_PATHS = frozenset(
+    {"/health", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json", "/problems"}
+)
 
 
 class TokenRegistry:

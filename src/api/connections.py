@@ -70,9 +70,7 @@ class ConnectionLimits:
 
 def service_busy() -> JSONResponse:
     return problem(
-        503,
         "service-busy",
-        "The service is busy",
         "too many open connections; try again",
         headers={"Retry-After": str(BUSY_RETRY_AFTER_SECONDS), "Connection": "close"},
     )

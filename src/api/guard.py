@@ -153,9 +153,7 @@ def card_data_refused(place: str) -> JSONResponse:
     """422 ``raw-card-data-refused``; ``place`` says where (``at body.card.number``,
     ``in the path``), never what."""
     return problem(
-        422,
         "raw-card-data-refused",
-        "Raw card data refused",
         "send a payment token from the payment processor, never a card number or "
         f"security code (found {place})",
     )
@@ -221,18 +219,15 @@ class RequestGuard:
             token = self.tokens.authenticate(_header(scope, b"authorization"))
             if token is None:
                 await problem(
-                    401,
                     "unauthorized",
-                    "Unauthorized",
                     "send Authorization: Bearer <secret> with a known token",
                     headers={"WWW-Authenticate": "Bearer"},
                 )(scope, receive, send)
                 return
             needed = scope_for(method, path)
             if needed not in token.scopes:
-                await problem(
-                    403, "forbidden", "Forbidden", f"this route needs the {needed!r} scope"
-                )(scope, receive, send)
+                refused = problem("forbidden", f"this route needs the {needed!r} scope")
+                await refused(scope, receive, send)
                 return
             scope.setdefault("state", {})[TOKEN_KEY] = token
         where = card_data_outside_body(scope)
@@ -246,9 +241,7 @@ class RequestGuard:
             # Every query parameter of the contract takes one value; the framework
             # would quietly keep one of several, so which one was meant is asked back.
             await problem(
-                422,
                 "invalid-request",
-                "The request is not valid",
                 f"the query parameter {repeated!r} is given more than once",
                 errors=[{"loc": ["query", repeated], "msg": "given more than once"}],
             )(scope, receive, send)
@@ -269,29 +262,23 @@ class RequestGuard:
             scope.setdefault("state", {})[CLIENT_GONE_KEY] = True
             return
         except (BodyTooLarge, ValueError):
-            await problem(
-                413, "payload-too-large", "Payload too large", f"bodies are limited to {MAX_BODY_BYTES} bytes"
-            )(scope, receive, send)
+            too_large = problem("payload-too-large", f"bodies are at most {MAX_BODY_BYTES} bytes")
+            await too_large(scope, receive, send)
             return
         document: Any = None
         if body.strip():
             if not _is_json_type(_header(scope, b"content-type") or ""):
-                await problem(
-                    415, "unsupported-media-type", "Unsupported media type", "send application/json"
-                )(scope, receive, send)
+                not_json = problem("unsupported-media-type", "send application/json")
+                await not_json(scope, receive, send)
                 return
             try:
                 text = body.decode("utf-8-sig")
             except UnicodeDecodeError:
-                await problem(
-                    415, "unsupported-media-type", "Unsupported media type", "send JSON in UTF-8"
-                )(scope, receive, send)
+                await problem("unsupported-media-type", "send JSON in UTF-8")(scope, receive, send)
                 return
             if nesting_exceeds(text, MAX_JSON_DEPTH):
                 await problem(
-                    422,
                     "invalid-request",
-                    "The request is not valid",
                     f"JSON nested deeper than {MAX_JSON_DEPTH} levels is refused",
                     errors=[{"loc": ["body"], "msg": "nested too deeply"}],
                 )(scope, receive, send)
@@ -300,17 +287,14 @@ class RequestGuard:
                 document = json.loads(text, parse_int=_integer)
             except NumberTooLong:
                 await problem(
-                    422,
                     "invalid-request",
-                    "The request is not valid",
                     f"numbers of more than {MAX_INTEGER_DIGITS} digits are refused",
                     errors=[{"loc": ["body"], "msg": "number too long"}],
                 )(scope, receive, send)
                 return
             except (ValueError, RecursionError):
-                await problem(
-                    415, "unsupported-media-type", "Unsupported media type", "the body is not JSON"
-                )(scope, receive, send)
+                not_json = problem("unsupported-media-type", "the body is not JSON")
+                await not_json(scope, receive, send)
                 return
             where = raw_card_data(document)
             if where is not None:
@@ -319,9 +303,7 @@ class RequestGuard:
             nul_at = nul_location(document)
             if nul_at is not None:
                 await problem(
-                    422,
                     "invalid-request",
-                    "The request is not valid",
                     "text may not contain NUL characters",
                     errors=[{"loc": nul_at, "msg": "NUL characters are not allowed"}],
                 )(scope, receive, send)

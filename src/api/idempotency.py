@@ -335,11 +335,11 @@ class IdempotencyMiddleware:
             await self.app(scope, receive, send)
             return
         if len(key) > 255:
-            await problem(
-                422, "invalid-request", "The request is not valid", "Idempotency-Key is at most 255 characters"
-            )(scope, receive, send)
+            too_long = problem("invalid-request", "Idempotency-Key is at most 255 characters")
+            await too_long(scope, receive, send)
             return
-        scope_hash = _scope_hash(token.name, acting_user(scope), scope["method"], scope["path"], key)
+        actor = acting_user(scope)
+        scope_hash = _scope_hash(token.name, actor, scope["method"], scope["path"], key)
         body_hash = _body_hash(scope.get(JSON_KEY))
         try:
             held = await run_in_threadpool(self.store.claim, scope_hash, body_hash)
@@ -365,9 +365,7 @@ class IdempotencyMiddleware:
         )
         if held["body_hash"] != body_hash:
             response = problem(
-                422,
                 "idempotency-key-reused",
-                "Idempotency-Key reused with another body",
                 "this key was first used with a different request body",
             )
         elif lost:
@@ -381,9 +379,7 @@ class IdempotencyMiddleware:
             return
         elif held["state"] != "done":
             response = problem(
-                409,
                 "idempotency-key-in-use",
-                "Idempotency-Key in use",
                 "the first request with this key is still running",
                 headers={"Retry-After": "1"},
             )

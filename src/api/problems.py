@@ -1,4 +1,5 @@
-"""RFC 9457 problem responses, and the one place where errors map to statuses."""
+"""RFC 9457 problem answers: every error becomes one of the catalogue's problem types
+(``api.problem_types``), which gives its status and title."""
 
 from __future__ import annotations
 
@@ -10,75 +11,52 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.problem_types import CATALOGUE
 from api.route_table import methods_at, routes_of
 from commands.database import STORE_DOWN_ERRORS, StoreUnavailable
-from commands.links import InvalidLink
-from commands.services import ResourceBusy, VersionConflict
-from lifecycle.errors import (
-    Conflict,
-    DomainError,
-    NotFound,
-    NotPermitted,
-    PaymentRefused,
-    Rejected,
-)
+from lifecycle.errors import DomainError
 
 log = logging.getLogger("lifecycle.api")
 
 
 class ProjectionBehind(DomainError):
     slug = "projection-behind"
-    title = "The view has not yet caught up"
+
 
 PROBLEM_JSON = "application/problem+json"
 REQUEST_ID_KEY = "lifecycle.request_id"
 """Where in the request's scope state the access-log middleware keeps the request id."""
 
-STATUS_BY_FAMILY: tuple[tuple[type[DomainError], int], ...] = (
-    (ProjectionBehind, 503),
-    (ResourceBusy, 503),
-    (InvalidLink, 401),
-    (NotFound, 404),
-    (VersionConflict, 412),
-    (Conflict, 409),
-    (Rejected, 422),
-    (NotPermitted, 403),
-    (PaymentRefused, 402),
-)
-
 
 def problem(
-    status: int,
     slug: str,
-    title: str,
     detail: str | None = None,
     headers: dict[str, str] | None = None,
+    *,
+    status: int | None = None,
     **extras: Any,
 ) -> JSONResponse:
-    body: dict[str, Any] = {"type": f"/problems/{slug}", "title": title, "status": status}
+    """The problem answer of type ``slug``, with its status and its one title from the
+    catalogue (``status`` overrides it only for ``http-error``, which passes on what
+    the HTTP layer said); a 503 says when to retry."""
+    kind = CATALOGUE[slug]
+    code = status if status is not None and slug == "http-error" else kind.status
+    body: dict[str, Any] = {"type": kind.type, "title": kind.title, "status": code}
     if detail:
         body["detail"] = detail
     body.update(extras)
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
-
-
-def status_of(error: DomainError) -> int:
-    for family, status in STATUS_BY_FAMILY:
-        if isinstance(error, family):
-            return status
-    return 409
+    if code == 503:
+        headers = {"Retry-After": "1", **(headers or {})}
+    return JSONResponse(body, status_code=code, media_type=PROBLEM_JSON, headers=headers)
 
 
 def domain_problem(error: DomainError) -> JSONResponse:
-    status = status_of(error)
-    headers = {"Retry-After": "1"} if status == 503 else None
-    return problem(status, error.slug, error.title, error.detail, headers, **error.extras)
+    """A rule's refusal as its problem type (the catalogue maps each type to a status)."""
+    return problem(error.slug, error.detail, **error.extras)
 
 
 def store_unavailable(detail: str = "the event store cannot be reached; try again") -> JSONResponse:
-    return problem(
-        503, "store-unavailable", "The store is unavailable", detail, headers={"Retry-After": "1"}
-    )
+    return problem("store-unavailable", detail)
 
 
 def _validation_errors(error: RequestValidationError) -> list[dict[str, Any]]:
@@ -99,9 +77,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, error: RequestValidationError) -> JSONResponse:
         return problem(
-            422,
             "invalid-request",
-            "The request is not valid",
             "see errors for what to correct",
             errors=_validation_errors(error),
         )
@@ -109,17 +85,15 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:
         if error.status_code == 404:
-            return problem(404, "not-found", "Not found", str(error.detail))
+            return problem("not-found", str(error.detail))
         if error.status_code == 405:
             allowed = methods_at(routes_of(request.app), request.url.path)
             return problem(
-                405,
                 "method-not-allowed",
-                "Method not allowed",
                 f"{request.method} is not allowed here; use {', '.join(allowed)}",
                 headers={"Allow": ", ".join(allowed)},
             )
-        return problem(error.status_code, "http-error", str(error.detail))
+        return problem("http-error", str(error.detail), status=error.status_code)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, error: Exception) -> JSONResponse:
@@ -134,9 +108,7 @@ def install(app: FastAPI) -> None:
             extra={"request_id": request_id},
         )
         return problem(
-            500,
             "internal-error",
-            "Internal error",
             f"the service failed unexpectedly; it is logged as request {request_id}",
             request_id=request_id,
         )

@@ -12,7 +12,6 @@ from lifecycle.errors import NotPermitted
 
 class UnknownActor(NotPermitted):
     slug = "forbidden"
-    title = "The acting user is unknown"
 
 
 def acting_account(services: Services, caller: Caller) -> Account | None:

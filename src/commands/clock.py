@@ -25,7 +25,6 @@ class SystemClock:
 
 class ClockBackwards(Rejected):
     slug = "clock-backwards"
-    title = "The clock cannot go backwards"
 
 
 class ManualClock:

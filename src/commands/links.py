@@ -16,7 +16,6 @@ LINK_LIFETIME = timedelta(days=30)
 
 class InvalidLink(NotPermitted):
     slug = "invalid-link"
-    title = "The link is invalid or has expired"
 
 
 def _b64(data: bytes) -> str:

@@ -59,7 +59,6 @@ class VersionConflict(Conflict):
     """``If-Match`` named a version the resource has moved on from."""
 
     slug = "version-conflict"
-    title = "The resource has changed since that version"
 
 
 @dataclass
@@ -137,7 +136,6 @@ class ResourceBusy(DomainError):
     """Other writers kept changing the command's aggregates until its deadline passed."""
 
     slug = "resource-busy"
-    title = "The resource is busy"
 
 
 def retrying(

@@ -131,7 +131,6 @@ class ObservedDueWork:
 
 class ClockNotManual(Conflict):
     slug = "clock-not-manual"
-    title = "The clock only moves by itself"
 
 
 def perform(services: Services, item: DueItem) -> None:

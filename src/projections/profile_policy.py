@@ -19,7 +19,6 @@ Doc = dict[str, Any]
 
 class NotYourProfile(NotPermitted):
     slug = "not-your-profile"
-    title = "A profile is read by its own account"
 
 
 def check_viewer(profile_account_id: UUID, actor_id: UUID | None) -> None:

@@ -29,10 +29,12 @@ UNDOCUMENTED: dict[str, str | None] = {
     "/docs": None,
     "/docs/oauth2-redirect": None,
     "/redoc": None,
+    "/problems": None,
+    "/problems/{slug}": None,
     "/metrics": "ops",
 }
-"""Routes served outside the OpenAPI document: the document and its viewers are public
-(``None``); the Prometheus metrics need ``ops``."""
+"""Routes served outside the OpenAPI document: the document, its viewers and the pages
+of the problem types are public (``None``); the Prometheus metrics need ``ops``."""
 
 PATH_VALUES = {"role": "primary", "kind": "subscriptions", "name": "no-such-projection"}
 """Path parameters that are not ids; every other one gets a fresh UUID."""

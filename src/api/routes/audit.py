@@ -33,7 +33,6 @@ EXPORT_LIMIT_MAX = 10_000
 
 class AuditScopeRequired(NotPermitted):
     slug = "forbidden"
-    title = "Forbidden"
 
 
 async def audit_scope(request: Request) -> None:
