@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import observability, problems
+from api import api_docs, observability, problems
 from api.auth import TokenRegistry
 from api.bootstrap import Container, build
 from api.guard import RequestGuard
@@ -50,7 +50,15 @@ def create_app(
             if closing:
                 container.close()
 
-    app = FastAPI(title="lifecycle", version="1", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="lifecycle",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,  # api_docs serves the pages with their assets, not from a CDN
+        redoc_url=None,
+    )
+    api_docs.install(app)
     app.state.container = container
     problems.install(app)
     for module in (accounts, purchases, subscriptions, licence_requests, catalogue, ops):

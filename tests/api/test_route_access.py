@@ -17,6 +17,8 @@ from typing import Any
 from fastapi.routing import APIRoute
 from starlette.routing import Route
 
+from api.api_docs import ASSETS, ASSETS_PATH
+
 PUBLIC = {
     ("GET", "/health"),
     ("GET", "/v1/email-preferences/{link_token}"),
@@ -29,6 +31,7 @@ UNDOCUMENTED: dict[str, str | None] = {
     "/docs": None,
     "/docs/oauth2-redirect": None,
     "/redoc": None,
+    **{f"{ASSETS_PATH}/{name}": None for name in ASSETS},
     "/problems": None,
     "/problems/{slug}": None,
     "/metrics": "ops",
