@@ -224,12 +224,13 @@ class RequestGuard:
                     headers={"WWW-Authenticate": "Bearer"},
                 )(scope, receive, send)
                 return
+            # Known from here on, also when refused for its scope: the access line names it.
+            scope.setdefault("state", {})[TOKEN_KEY] = token
             needed = scope_for(method, path)
             if needed not in token.scopes:
                 refused = problem("forbidden", f"this route needs the {needed!r} scope")
                 await refused(scope, receive, send)
                 return
-            scope.setdefault("state", {})[TOKEN_KEY] = token
         where = card_data_outside_body(scope)
         if where is not None:
             if where in ID_HEADERS:

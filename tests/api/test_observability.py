@@ -194,6 +194,19 @@ def test_a_route_with_a_token_in_its_path_is_logged_by_its_template(
     assert (refused["status"], refused["token"], refused["outcome"]) == (401, None, "unauthorized")
 
 
+def test_a_known_token_refused_for_its_scope_is_named_in_the_access_line(
+    hub: Any, logs: CapturedLogs
+) -> None:
+    hub.problem(hub.get("/v1/ops/projections", token="views"), 403, "forbidden")
+    hub.problem(hub.post("/v1/accounts", {}, token="audit"), 403, "forbidden")
+
+    [ops] = logs.access("GET", "/v1/ops/projections")
+    [accounts] = logs.access("POST", "/v1/accounts")
+    assert (ops["status"], ops["token"], ops["outcome"]) == (403, "test-views", "forbidden")
+    assert (accounts["status"], accounts["token"]) == (403, "test-audit")
+    assert hub.secrets["views"] not in json.dumps(ops)
+
+
 def test_time_driven_work_logs_each_item_with_the_ids_its_events_record(
     hub: Any, logs: CapturedLogs
 ) -> None:
