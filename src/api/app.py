@@ -29,7 +29,26 @@ DESCRIPTION = """Event-sourced subscription lifecycle: self-service purchase, an
 cancellation and downgrade, usage caps and licence requests. Every change is an event.
 
 Authenticate with `Authorization: Bearer <secret>` (tokens from `LIFECYCLE_API_TOKENS`).
-Errors are RFC 9457 `application/problem+json`."""
+Errors are RFC 9457 `application/problem+json`.
+
+**Idempotency.** Send `Idempotency-Key` (at most 255 characters) with any POST, PUT, PATCH
+or DELETE you may retry, and the same key with each retry:
+
+- a repeat with the same key and the same body (compared as parsed JSON) gets the first
+  answer back, with `idempotent-replayed: true`, and records nothing; every answer below
+  500 is kept (refusals too), except `raw-card-data-refused`;
+- a key is scoped to the token, the acting user (`X-Actor`), the method and the path:
+  under another of them it is another key, and its command runs;
+- without the header, or with an empty one, the command simply runs, every time: two
+  identical `POST /v1/purchases` start two purchases;
+- the same key with another body: 422 `idempotency-key-reused`; while the first request
+  runs: 409 `idempotency-key-in-use` with `Retry-After`;
+- when the first answer was lost after the command's events were recorded (a 5xx, the
+  process died), the repeat never runs the command again: it gets the recovered answer,
+  the route's success status with `position`, the ids of what it created and
+  `recovered: true`;
+- keys are kept at least 48 hours after their first use, then forgotten;
+- the key is recorded as the `command_id` of the command's events."""
 
 
 def create_app(

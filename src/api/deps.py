@@ -48,9 +48,20 @@ ActorHeader = Annotated[
         pattern=ACTOR_PATTERN,
     ),
 ]
+IDEMPOTENCY_KEY_DESCRIPTION = (
+    "Makes a retry safe (at most 255 characters). The same key with the same body (as parsed"
+    " JSON) gets the first answer back with `idempotent-replayed: true` and records nothing;"
+    " every answer below 500 is kept, for at least 48 hours. A key is scoped to the token,"
+    " the acting user (`X-Actor`), the method and the path. Without a key, or with an empty"
+    " one, the command simply runs, every time: two identical requests are two commands."
+    " The same key with another body: 422 `idempotency-key-reused`; while the first request"
+    " runs: 409 `idempotency-key-in-use`; when the first answer was lost after the command was"
+    " recorded: the recovered answer (`position`, the created ids, `recovered: true`)."
+    " Recorded as the events' `command_id`."
+)
 IdempotencyKeyHeader = Annotated[
     str | None,
-    Header(description="repeat-safe command id (at most 255 characters)", max_length=255),
+    Header(description=IDEMPOTENCY_KEY_DESCRIPTION, max_length=255),
 ]
 CorrelationHeader = Annotated[
     str | None, Header(description="ties this command's events to others", max_length=255)
