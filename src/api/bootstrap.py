@@ -101,7 +101,7 @@ def _clock(settings: Settings, store: LifecycleStore) -> Clock:
     start = settings.clock_start or datetime.now(timezone.utc)
     latest = store.latest_instant()
     if latest is not None and latest > start:
-        log.warning(
+        log.info(
             "the manual clock resumes at %s, the latest recorded event, not at %s",
             latest.isoformat(),
             start.isoformat(),
