@@ -5,9 +5,10 @@
     lifecycle audit export FILE                the whole chained log as NDJSON
     lifecycle audit verify [FILE]              verify the database, or an export file offline
 
-They build the service with ``api.bootstrap.build(Settings())`` (the same
-``LIFECYCLE_*`` settings as ``serve``) but start no background threads: export and
-verify first bring the ``audit_chain`` projection up to the log's head themselves.
+They build the service on the existing log that the ``LIFECYCLE_*`` settings name
+(``api.cli_setup.open_existing``: never a new database) but start no background
+threads: export and verify first bring the ``audit_chain`` projection up to the log's
+head themselves.
 """
 
 from __future__ import annotations
@@ -29,35 +30,66 @@ PAGE = 1000
 
 def add_commands(commands: Any) -> None:
     """Register ``audit`` and its subcommands on the ``lifecycle`` parser."""
-    audit = commands.add_parser("audit", help="history, state as of an instant, export and verify")
-    actions = audit.add_subparsers(dest="audit_command", required=True)
+    audit = commands.add_parser(
+        "audit",
+        help="history, state as of an instant, export and verify",
+        description="The auditor's reads of the event log: the same answers as the "
+        "/v1/audit routes (docs/audit.md).",
+    )
+    actions = audit.add_subparsers(dest="audit_command", required=True, metavar="SUBCOMMAND")
+    kind_help = "contracts or subscriptions (singular accepted)"
 
-    history = actions.add_parser("history", help="every event of a contract or subscription")
-    history.add_argument("kind", help="contracts or subscriptions (singular accepted)")
-    history.add_argument("id")
-    history.set_defaults(run=_history)
+    history = actions.add_parser(
+        "history",
+        help="every event of a contract or subscription",
+        description="Every event of one contract or subscription, in order, as JSON.",
+    )
+    history.add_argument("kind", metavar="KIND", help=kind_help)
+    history.add_argument("id", metavar="ID", help="the contract's or subscription's id")
+    history.set_defaults(run=_history, prog=history.prog)
 
-    as_of = actions.add_parser("as-of", help="a contract or subscription as of an instant")
-    as_of.add_argument("kind", help="contracts or subscriptions (singular accepted)")
-    as_of.add_argument("id")
-    as_of.add_argument("timestamp", help="RFC 3339 with offset, e.g. 2027-03-01T00:00:00Z")
-    as_of.set_defaults(run=_as_of)
+    as_of = actions.add_parser(
+        "as-of",
+        help="a contract or subscription as of an instant",
+        description="A contract or subscription as it stood at an instant, as JSON.",
+    )
+    as_of.add_argument("kind", metavar="KIND", help=kind_help)
+    as_of.add_argument("id", metavar="ID", help="the contract's or subscription's id")
+    as_of.add_argument(
+        "timestamp", metavar="TIMESTAMP", help="RFC 3339 with offset, e.g. 2027-03-01T00:00:00Z"
+    )
+    as_of.set_defaults(run=_as_of, prog=as_of.prog)
 
-    export = actions.add_parser("export", help="write the chained log as NDJSON")
-    export.add_argument("file", help="where to write (- for standard output)")
-    export.add_argument("--after", type=int, default=0, help="start after this position")
-    export.set_defaults(run=_export)
+    export = actions.add_parser(
+        "export",
+        help="write the chained log as NDJSON",
+        description="Write the hash-chained log as NDJSON, one event a line, with a "
+        "progress bar on stderr; docs/verify_export.py checks the file without the service.",
+    )
+    export.add_argument("file", metavar="FILE", help="where to write (- for standard output)")
+    export.add_argument(
+        "--after",
+        type=int,
+        default=0,
+        metavar="POSITION",
+        help="start after this log position (default: %(default)s, the whole log)",
+    )
+    export.set_defaults(run=_export, prog=export.prog)
 
     verify = actions.add_parser(
-        "verify", help="verify the database's chain, or an export FILE without the database"
+        "verify",
+        help="verify the database's chain, or an export FILE without the database",
+        description="Verify the hash chain: of the database's log, or of an export file "
+        "without the database. Prints the result as JSON; exit 1 if the chain is broken.",
     )
-    verify.add_argument("file", nargs="?", help="an export file to verify offline")
+    verify.add_argument("file", nargs="?", metavar="FILE", help="an export file to verify offline")
     verify.add_argument(
         "--prev-hash",
         default=GENESIS,
+        metavar="HASH",
         help="the hash the file's first line follows (for an export that starts after 0)",
     )
-    verify.set_defaults(run=_verify)
+    verify.set_defaults(run=_verify, prog=verify.prog)
 
 
 # --- helpers -------------------------------------------------------------------------
@@ -67,13 +99,12 @@ def _kind(name: str) -> str:
     return name if name.endswith("s") else name + "s"
 
 
-def _container() -> Any:
-    from api.bootstrap import build
-    from api.settings import Settings
+def _container(args: argparse.Namespace) -> Any:
+    from api.cli_setup import open_existing
 
     # The scheduler is built (under the system clock) but never started here.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    return build(Settings())
+    return open_existing(args.settings)
 
 
 def _audit_log(container: Any) -> Any:
@@ -133,7 +164,7 @@ def _history(args: argparse.Namespace) -> int:
     from api.routes.audit import history_of
     from lifecycle.errors import DomainError
 
-    container = _container()
+    container = _container(args)
     try:
         _print_json(history_of(container, _kind(args.kind), args.id))
     except DomainError as error:
@@ -153,7 +184,7 @@ def _as_of(args: argparse.Namespace) -> int:
         return _problem(ValueError(f"not an RFC 3339 instant: {args.timestamp!r}"))
     if instant.tzinfo is None:
         return _problem(ValueError("the timestamp needs its offset (Z or +hh:mm)"))
-    container = _container()
+    container = _container(args)
     try:
         _print_json(state_as_of(container, _kind(args.kind), args.id, instant))
     except DomainError as error:
@@ -164,7 +195,7 @@ def _as_of(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    container = _container()
+    container = _container(args)
     written = 0
     try:
         container.runners["audit_chain"].catch_up()
@@ -220,7 +251,7 @@ def _verify(args: argparse.Namespace) -> int:
     if args.file:
         result = verify_file(args.file, args.prev_hash)
     else:
-        container = _container()
+        container = _container(args)
         try:
             container.runners["audit_chain"].catch_up()
             result = _audit_log(container).verify().as_dict()

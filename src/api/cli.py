@@ -12,16 +12,16 @@ import socket
 import sys
 import tempfile
 
-from api import audit_cli, projections_cli
+from api import audit_cli, cli_setup, projections_cli
 from api.logs import configure_logging
-from api.settings import Settings
+from api.settings import LOG_LEVELS, Settings
 
 WORKER_HEALTHCHECK_SECONDS = 30
 """How long a worker may leave its supervisor's ping unanswered before it is replaced."""
 
 
 def _serve(args: argparse.Namespace) -> int:
-    settings = Settings()
+    settings: Settings = args.settings
     workers = args.workers if args.workers is not None else settings.workers
     if workers > 1:
         return _serve_workers(args, settings, workers)
@@ -146,7 +146,6 @@ def _serve_workers(args: argparse.Namespace, settings: Settings, workers: int) -
 def _erase(args: argparse.Namespace) -> int:
     from uuid import UUID
 
-    from api.bootstrap import build
     from api.representations import instant
     from commands.context import Caller
     from commands.personal_data.erasure import erase_personal_data
@@ -157,7 +156,7 @@ def _erase(args: argparse.Namespace) -> int:
     except ValueError:
         print(f"lifecycle erase: not an organisation id: {args.organisation_id!r}", file=sys.stderr)
         return 2
-    container = build(Settings())
+    container = cli_setup.open_existing(args.settings)
     try:
         caller = Caller.of(f"cli:{getpass.getuser()}")
         outcome = erase_personal_data(container.services, caller, organisation_id)
@@ -190,28 +189,47 @@ def _positive(text: str) -> int:
     return value
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lifecycle",
         description="Event-sourced subscription lifecycle service. Settings come from "
-        "LIFECYCLE_* environment variables (see README).",
+        "LIFECYCLE_* environment variables (see README); a setting that cannot be used "
+        "is named on stderr and the command exits 2. The commands other than serve work "
+        "on an existing event log: they never create a database, and say on stderr "
+        "which one they read.",
     )
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve = commands.add_parser(
-        "serve", help="start the HTTP service, its projections and its time-driven work"
+        "serve",
+        help="start the HTTP service, its projections and its time-driven work",
+        description="Serve the HTTP API on HOST:PORT, follow the event log with the "
+        "projections and run the time-driven work. Creates the database (LIFECYCLE_DATABASE_URL) "
+        "and its tables if need be. Stops gracefully on SIGTERM.",
     )
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--log-level", default=None, help="overrides LIFECYCLE_LOG_LEVEL")
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
+    )
+    serve.add_argument(
+        "--port", type=int, default=8000, help="TCP port to listen on (default: %(default)s)"
+    )
+    serve.add_argument(
+        "--log-level",
+        default=None,
+        type=str.upper,
+        choices=LOG_LEVELS,
+        metavar="LEVEL",
+        help=f"{', '.join(LOG_LEVELS)} (overrides LIFECYCLE_LOG_LEVEL)",
+    )
     serve.add_argument(
         "--workers",
         type=_positive,
         default=None,
+        metavar="N",
         help="HTTP worker processes on the one port (overrides LIFECYCLE_WORKERS, default 1);"
         " with more than one, the projections and the time-driven work run in a process of"
         " their own beside them",
     )
-    serve.set_defaults(run=_serve)
+    serve.set_defaults(run=_serve, prog=serve.prog)
     erase = commands.add_parser(
         "erase",
         help="make an organisation's personal data unreadable for good (deletes its data key)",
@@ -219,14 +237,28 @@ def main(argv: list[str] | None = None) -> int:
         "when. Its subscriptions and contracts carry on; its personal fields read '[erased]'; "
         "the audit chain still verifies. Repeating it changes nothing.",
     )
-    erase.add_argument("organisation_id", metavar="ORGANISATION_ID")
-    erase.set_defaults(run=_erase)
+    erase.add_argument(
+        "organisation_id", metavar="ORGANISATION_ID", help="the organisation's id (a UUID)"
+    )
+    erase.set_defaults(run=_erase, prog=erase.prog)
     audit_cli.add_commands(commands)
     projections_cli.add_commands(commands)
-    args = parser.parse_args(argv)
-    settings = Settings()
-    configure_logging(settings.log_format, getattr(args, "log_level", None) or settings.log_level)
-    return int(args.run(args))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.settings = cli_setup.settings()
+    except cli_setup.Refused as refused:
+        return refused.report("lifecycle")
+    configure_logging(
+        args.settings.log_format, getattr(args, "log_level", None) or args.settings.log_level
+    )
+    try:
+        return int(args.run(args))
+    except cli_setup.Refused as refused:
+        return refused.report(args.prog)
 
 
 if __name__ == "__main__":
