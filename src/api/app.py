@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import api_docs, observability, problems
+from api import api_docs, observability, openapi_document, problems
 from api.auth import TokenRegistry
 from api.bootstrap import Container, build
 from api.guard import RequestGuard
@@ -76,7 +76,13 @@ def create_app(
         lifespan=lifespan,
         docs_url=None,  # api_docs serves the pages with their assets, not from a CDN
         redoc_url=None,
+        servers=[{"url": "/", "description": "this service, wherever it is served"}],
+        # Operation ids are the route functions' names (``cancel_renewal``): short, and
+        # what a generated client's functions are called.
+        generate_unique_id_function=lambda route: route.name,
+        separate_input_output_schemas=False,
     )
+    openapi_document.install(app)  # the problem answers, headers and security per operation
     api_docs.install(app)
     app.state.container = container
     problems.install(app)

@@ -78,9 +78,19 @@ async def caller(
     return caller_of(request, x_actor, idempotency_key, x_correlation_id)
 
 
+LinkCommandIdHeader = Annotated[
+    str | None,
+    Header(
+        description="recorded as the command's id; without a bearer token to scope it to, "
+        "no answer is kept for it: a repeat runs again",
+        max_length=255,
+    ),
+]
+
+
 async def link_caller(
     request: Request,
-    idempotency_key: IdempotencyKeyHeader = None,
+    idempotency_key: LinkCommandIdHeader = None,
     x_correlation_id: CorrelationHeader = None,
 ) -> Caller:
     """The caller of a command authorised by an email's signed link rather than a

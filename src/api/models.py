@@ -2,28 +2,62 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class Out(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
+Instant = Annotated[
+    str,
+    Field(
+        json_schema_extra={"format": "date-time"},
+        description="an RFC 3339 instant in UTC, e.g. 2027-01-31T09:00:00Z",
+    ),
+]
+"""An instant as every answer writes it (``api.representations.instant``)."""
+Day = Annotated[
+    str, Field(json_schema_extra={"format": "date"}, description="a UTC day, YYYY-MM-DD")
+]
+"""A date as every answer writes it (``date.isoformat()``)."""
+Amount = Annotated[
+    str,
+    Field(
+        pattern=r"^[0-9]+\.[0-9]{2}$",
+        description="a decimal string with two places (never a float), e.g. 1500.00",
+    ),
+]
+"""A money amount as ``lifecycle.money.Money.as_dict`` writes it."""
+
+
 class Money(Out):
-    amount: str
+    amount: Amount
     currency: str
 
 
+class InvalidField(Out):
+    """One error of an ``invalid-request`` problem: where (``loc``) and what (``msg``)."""
+
+    loc: list[str | int]
+    msg: str
+    type: str | None = None
+
+
 class Problem(Out):
-    """An RFC 9457 problem (``application/problem+json``)."""
+    """An RFC 9457 problem (``application/problem+json``). ``type`` is
+    ``/problems/<slug>``; some types add members (``cap-exceeded``: ``cap``, ``limit``,
+    ``usage``; ``projection-behind``: ``head``)."""
 
     type: str
     title: str
     status: int
     detail: str | None = None
-    errors: list[dict[str, Any]] | None = None
+    errors: list[InvalidField] | None = None
     """With ``invalid-request``: one entry per error, ``{loc, msg}``."""
 
 
@@ -64,7 +98,7 @@ class Organisation(Positioned):
     fedramp: bool
     subscription_id: str | None
     contract_ids: list[str]
-    trial_ends_at: str | None
+    trial_ends_at: Instant | None
     version: int
 
 
@@ -94,8 +128,8 @@ class Purchase(Positioned):
 
 class Term(Out):
     number: int
-    start: str
-    end: str
+    start: Instant
+    end: Instant
 
 
 class Card(Out):
@@ -123,8 +157,8 @@ class Subscription(Positioned):
     caps: Usage
     usage: Usage
     cap_reached: bool
-    next_retry_at: str | None
-    expired_at: str | None
+    next_retry_at: Instant | None
+    expired_at: Instant | None
     version: int
 
 
@@ -134,7 +168,7 @@ class Payment(Out):
     attempt: int
     amount: Money
     status: Literal["succeeded", "failed"]
-    attempted_at: str
+    attempted_at: Instant
     card_last4: str | None
 
 
@@ -178,7 +212,7 @@ class Notification(Out):
     subject: str
     body: str
     data: dict[str, Any]
-    created_at: str
+    created_at: Instant
 
 
 class FailedDueItem(Out):
@@ -188,15 +222,15 @@ class FailedDueItem(Out):
     key: str
     kind: str
     aggregate_id: str
-    due_at: str
+    due_at: Instant
     attempts: int
     error: str
-    failed_at: str
-    retry_at: str
+    failed_at: Instant
+    retry_at: Instant
 
 
 class ClockAdvanced(Out):
-    now: str
+    now: Instant
     position: int
     failed: list[FailedDueItem]
     """The items whose work failed during this advance (each held back for a retry)."""
@@ -230,14 +264,14 @@ class ContactOut(Out):
 
 
 class DatedContact(ContactOut):
-    last_updated: str | None
+    last_updated: Instant | None
     """When the contact last changed; ``null``: unchanged since the last renewal."""
 
 
 class ContractTerm(Out):
     term_number: int
-    start_date: str
-    end_date: str
+    start_date: Day
+    end_date: Day
     term_months: int
     licences: list[str]
     price: Money
@@ -250,16 +284,16 @@ class Contract(Positioned):
     number: int
     status: Literal["active", "ended"]
     term_number: int
-    start_date: str
-    end_date: str
+    start_date: Day
+    end_date: Day
     term_months: int
     licences: list[str]
     notice_days: int
     price: Money
     primary_contact: DatedContact
     billing_contact: DatedContact
-    original_start_date: str
-    ended_on: str | None
+    original_start_date: Day
+    ended_on: Day | None
     terms: list[ContractTerm]
     version: int
 
@@ -269,19 +303,21 @@ class Quote(Out):
     licences: list[str]
     term_months: int
     price: Money
-    issued_at: str
+    issued_at: Instant
 
 
 class Invoice(Out):
     invoice_id: str
     amount: Money
-    issued_on: str
-    due_on: str
+    issued_on: Day
+    due_on: Day
     recipient: ContactOut
     term_number: int
 
 
-class ScopeChange(Out):
+class ScopeChangeOut(Out):
+    """A change of scope agreed for the renewal (the request's ``ScopeChange``)."""
+
     kind: str
     detail: str
 
@@ -296,11 +332,11 @@ class Renewal(Positioned):
         "assessment", "discussion", "proposal", "confirmed", "invoiced", "renewed", "opted_out"
     ]
     owner_role: Literal["renewals_manager", "account_executive"]
-    changes: list[ScopeChange]
-    end_date: str
-    opens_on: str
-    contact_by: str
-    notice_deadline: str
+    changes: list[ScopeChangeOut]
+    end_date: Day
+    opens_on: Day
+    contact_by: Day
+    notice_deadline: Day
     overdue: bool
     escalated: bool
     quotes: list[Quote]
@@ -349,8 +385,8 @@ class CertificationRecorded(Out):
 class ContractSummary(Out):
     contract_id: str
     number: int
-    start_date: str
-    end_date: str
+    start_date: Day
+    end_date: Day
     licences: list[str]
     term_months: int
 
@@ -383,33 +419,134 @@ class RebuildStarted(ProjectionStatus):
 # --- problems ------------------------------------------------------------------------------
 
 PROBLEM_JSON = "application/problem+json"
+PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 
-_PROBLEM_SCHEMA = Problem.model_json_schema()
 
-PROBLEM_STATUSES: dict[int, str] = {
-    401: "no or an unknown bearer token (`unauthorized`); on the email-preferences link, "
-    "a bad or expired link (`invalid-link`)",
-    403: "the token lacks the route's scope (`forbidden`), or the acting user may not do "
-    "this (`not-your-organisation`, `not-your-profile`, `not-brand-admin`, `own-user-type`)",
-    404: "an unknown id (`not-found`)",
-    409: "the resource's state does not allow the command",
-    412: "`If-Match` names an older version (`version-conflict`)",
-    413: "the body is over 64 KiB (`payload-too-large`)",
-    415: "a non-empty body that is not JSON (`unsupported-media-type`)",
-    422: "the request is not valid (`invalid-request`, with `errors`), carries raw card "
-    "data (`raw-card-data-refused`), or a rule refuses it",
-    503: "a view has not reached `min_position` in time (`projection-behind`), the store "
-    "cannot be reached before the request's deadline (`store-unavailable`), other commands "
-    "kept changing the resource (`resource-busy`), or the worker is at its connection limit "
-    "(`service-busy`); see `Retry-After`",
+@dataclass(frozen=True)
+class RouteFacts:
+    """What decides the problem answers an operation can give, read from the operation
+    itself (``api.openapi_document``)."""
+
+    writes: bool
+    """POST, PUT, PATCH or DELETE: the request guard reads a body (413, 415)."""
+    public: bool
+    """Served without a bearer token (``api.auth.is_public``): no 401 ``unauthorized``,
+    no 403 ``forbidden``, no idempotency key kept."""
+    signed_link: bool
+    """Authorised by an email's signed link in the path instead (401 ``invalid-link``)."""
+    takes_id: bool
+    """Names a resource by id, in its path or in its body (404)."""
+    if_match: bool
+    """Takes ``If-Match`` (412)."""
+    acting_user: bool
+    """Takes ``X-Actor`` (403 for what the acting user may not do)."""
+
+
+@dataclass(frozen=True)
+class ProblemAnswer:
+    """A problem status, what it means, and which operations can answer it."""
+
+    status: int
+    description: str
+    given: Callable[[RouteFacts], bool]
+    headers: dict[str, Any] = field(default_factory=dict)
+
+
+RETRY_AFTER = {
+    "Retry-After": {
+        "description": "seconds to wait before trying again",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 0},
+    }
 }
+WWW_AUTHENTICATE = {
+    "WWW-Authenticate": {
+        "description": "`Bearer`: the scheme to authenticate with",
+        "required": True,
+        "schema": {"type": "string"},
+    }
+}
+ETAG = {
+    "ETag": {
+        "description": 'the resource\'s version, quoted (`"3"`): send it back in `If-Match`',
+        "required": True,
+        "schema": {"type": "string", "pattern": '^"[0-9]+"$'},
+    }
+}
+ALLOW = {
+    "Allow": {
+        "description": "every method the path serves",
+        "required": True,
+        "schema": {"type": "string"},
+    }
+}
+
+PROBLEMS: tuple[ProblemAnswer, ...] = (
+    ProblemAnswer(
+        401,
+        "no or an unknown bearer token (`unauthorized`)",
+        lambda route: not route.public,
+        WWW_AUTHENTICATE,
+    ),
+    ProblemAnswer(401, "a bad or expired link (`invalid-link`)", lambda route: route.signed_link),
+    ProblemAnswer(
+        403,
+        "the token lacks the route's scope (`forbidden`), or the acting user may not do "
+        "this (`not-your-organisation`, `not-your-profile`, `not-brand-admin`, `own-user-type`)",
+        lambda route: not route.public and route.acting_user,
+    ),
+    ProblemAnswer(
+        403, "the token lacks the route's scope (`forbidden`)", lambda route: not route.public
+    ),
+    ProblemAnswer(404, "an unknown id (`not-found`)", lambda route: route.takes_id),
+    ProblemAnswer(
+        409,
+        "the resource's state does not allow the command, or the first request with this "
+        "`Idempotency-Key` is still running (`idempotency-key-in-use`)",
+        lambda route: route.writes and not route.public,
+    ),
+    ProblemAnswer(
+        412,
+        "`If-Match` names an older version (`version-conflict`)",
+        lambda route: route.if_match,
+    ),
+    ProblemAnswer(
+        413, "the body is over 64 KiB (`payload-too-large`)", lambda route: route.writes
+    ),
+    ProblemAnswer(
+        415,
+        "a non-empty body that is not JSON (`unsupported-media-type`)",
+        lambda route: route.writes,
+    ),
+    ProblemAnswer(
+        422,
+        "the request is not valid (`invalid-request`, with `errors`), carries raw card "
+        "data (`raw-card-data-refused`), or a rule refuses it",
+        lambda route: True,
+    ),
+    ProblemAnswer(
+        503,
+        "a view has not reached `min_position` in time (`projection-behind`), the store "
+        "cannot be reached before the request's deadline (`store-unavailable`), other "
+        "commands kept changing the resource (`resource-busy`), or the worker is at its "
+        "connection limit (`service-busy`)",
+        lambda route: True,
+        RETRY_AFTER,
+    ),
+)
+"""The problem answers by status: an operation documents a status when the first entry
+of that status whose ``given`` holds for it does. Statuses outside this table (402 on
+completing a purchase) are declared by their route (``problem_response``)."""
+
+METHOD_NOT_ALLOWED = {
+    "description": "a method the path does not serve (`method-not-allowed`)",
+    "headers": ALLOW,
+    "content": {PROBLEM_JSON: {"schema": PROBLEM_REF}},
+}
+"""Not an answer of any operation (it answers the methods a path has none for): kept
+in ``components.responses`` for clients to refer to."""
 
 
 def problem_response(description: str) -> dict[str, Any]:
     """An OpenAPI response answered with an RFC 9457 problem."""
-    return {"description": description, "content": {PROBLEM_JSON: {"schema": _PROBLEM_SCHEMA}}}
-
-
-PROBLEMS: dict[int | str, dict[str, Any]] = {
-    status: problem_response(description) for status, description in PROBLEM_STATUSES.items()
-}
+    return {"description": description, "content": {PROBLEM_JSON: {"schema": dict(PROBLEM_REF)}}}

@@ -16,7 +16,7 @@ from lifecycle.account import Account
 from lifecycle.organisation import Organisation
 from lifecycle.subscription import Subscription
 
-router = APIRouter(tags=["accounts and organisations"], responses=models.PROBLEMS)
+router = APIRouter(tags=["accounts and organisations"])
 
 
 @router.post(

@@ -43,16 +43,14 @@ async def audit_scope(request: Request) -> None:
         raise AuditScopeRequired("this route needs the 'audit' scope")
 
 
-router = APIRouter(
-    tags=["audit"], responses=models.PROBLEMS, dependencies=[Depends(audit_scope)]
-)
+router = APIRouter(tags=["audit"], dependencies=[Depends(audit_scope)])
 
 
 class AuditEvent(models.Out):
     position: int
     version: int
     type: str
-    occurred_at: str
+    occurred_at: models.Instant
     service: str | None
     actor: str | None
     command_id: str | None
@@ -114,7 +112,17 @@ def state_as_of(container: Container, kind: str, aggregate_id: str, as_of: Any) 
 
 
 @router.get("/v1/audit/export", response_class=StreamingResponse, responses={
-    200: {"content": {NDJSON: {}}, "description": "one audit line per event, in log order"}
+    200: {
+        "content": {NDJSON: {}},
+        "description": "one audit line per event, in log order",
+        "headers": {
+            "Link": {
+                "description": 'the next page (`rel="next"`), when this one is full',
+                "required": False,
+                "schema": {"type": "string"},
+            }
+        },
+    }
 })
 def export(
     container: ContainerDep,

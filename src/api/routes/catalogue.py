@@ -9,7 +9,7 @@ from api import models
 from api.deps import MinPosition, ReaderDep, ServicesDep
 from lifecycle.datacenters import DATACENTERS, recommend_datacenter
 
-router = APIRouter(tags=["catalogue"], responses=models.PROBLEMS)
+router = APIRouter(tags=["catalogue"])
 
 
 @router.get("/v1/plans", response_model=list[models.Plan])

@@ -28,7 +28,7 @@ from lifecycle.contract_terms import Contact
 from lifecycle.errors import NotFound, Rejected
 from lifecycle.renewal import Renewal
 
-router = APIRouter(tags=["contracts and renewals"], responses=models.PROBLEMS)
+router = APIRouter(tags=["contracts and renewals"])
 
 
 def _contact(body: ContactIn) -> Contact:

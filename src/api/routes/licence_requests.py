@@ -14,7 +14,7 @@ from api.schemas import DeclineLicenceRequest, FulfilLicenceRequest
 from commands import licence_requests
 from lifecycle.licence_request import LicenceRequest
 
-router = APIRouter(tags=["subscriptions"], responses=models.PROBLEMS)
+router = APIRouter(tags=["subscriptions"])
 
 
 @router.get("/v1/licence-requests/{licence_request_id}", response_model=models.LicenceRequest)

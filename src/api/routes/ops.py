@@ -22,7 +22,7 @@ from commands.time_driven import advance_clock
 from lifecycle.errors import NotFound
 from projections.notifications import list_notifications
 
-router = APIRouter(tags=["ops"], responses=models.PROBLEMS)
+router = APIRouter(tags=["ops"])
 
 
 @router.get("/v1/ops/notifications", response_model=list[models.Notification])
@@ -119,7 +119,7 @@ def rebuild_projection(name: str, container: ContainerDep, _: ReaderDep) -> JSON
 
 class PersonalDataErased(BaseModel):
     organisation_id: str
-    personal_data_erased_at: str
+    personal_data_erased_at: models.Instant
     position: int
 
 

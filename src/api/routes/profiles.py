@@ -32,7 +32,7 @@ from projections import profile_policy as policy
 from projections.contract_views import ContractRows
 from projections.profiles import ProfileRows
 
-router = APIRouter(tags=["profiles"], responses=models.PROBLEMS)
+router = APIRouter(tags=["profiles"])
 
 
 class EmailPreferencesIn(Body):

@@ -18,7 +18,7 @@ from commands.context import Caller
 from commands.services import Services
 from lifecycle.purchase import Purchase
 
-router = APIRouter(tags=["self-service purchase"], responses=models.PROBLEMS)
+router = APIRouter(tags=["self-service purchase"])
 
 
 @router.post(

@@ -14,7 +14,7 @@ from api.schemas import CancelRenewal, RecordUsage, ReplaceCard, SubmitLicenceRe
 from commands import licence_requests, subscriptions
 from lifecycle.subscription import Subscription
 
-router = APIRouter(tags=["subscriptions"], responses=models.PROBLEMS)
+router = APIRouter(tags=["subscriptions"])
 
 
 @router.get("/v1/subscriptions/{subscription_id}", response_model=models.Subscription)
