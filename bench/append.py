@@ -34,7 +34,7 @@ from psycopg import sql
 
 from commands.accounts import add_user
 from commands.context import Caller
-from commands.store import LifecycleStore, persistence_env
+from infrastructure.store import LifecycleStore, persistence_env
 from lifecycle.account import STANDARD, Account
 from lifecycle.change import Change
 from lifecycle.organisation import FREE, Organisation

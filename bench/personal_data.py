@@ -29,8 +29,8 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from eventsourcing.persistence import JSONTranscoder, Mapper  # noqa: E402
 
-from commands.personal_data.sealing import cipher_env, owning  # noqa: E402
-from commands.store import LifecycleStore, persistence_env  # noqa: E402
+from infrastructure.personal_data.sealing import cipher_env, owning  # noqa: E402
+from infrastructure.store import LifecycleStore, persistence_env  # noqa: E402
 from lifecycle.account import Account  # noqa: E402
 from lifecycle.change import Change  # noqa: E402
 from lifecycle.contract import Contract  # noqa: E402

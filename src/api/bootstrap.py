@@ -11,11 +11,9 @@ from pathlib import Path
 
 from commands.address_ranges import load_address_ranges
 from commands.clock import Clock, ManualClock, SystemClock
-from commands.database import Database
 from commands.link_secret import link_secret
 from commands.links import LinkSigner
 from commands.payments import SandboxGateway
-from commands.personal_data.sealing import check_readable, cipher_env
 from commands.scheduler import (
     FileLock,
     KeptAdvisoryLock,
@@ -24,8 +22,10 @@ from commands.scheduler import (
     WorkLock,
 )
 from commands.services import Services
-from commands.store import LifecycleStore, persistence_env
 from commands.time_driven import ObservedDueWork
+from infrastructure.database import Database
+from infrastructure.personal_data.sealing import check_readable, cipher_env
+from infrastructure.store import LifecycleStore, persistence_env
 from lifecycle.catalogue import Catalogue
 from projections.audit_chain import AuditChainProjection
 from projections.due_work import DueWorkProjection, DueWorkView

@@ -46,7 +46,7 @@ def settings() -> Settings:
         found = Settings()
     except ValidationError as error:
         raise Refused(*(_setting_error(detail) for detail in error.errors())) from None
-    from commands.store import persistence_env
+    from infrastructure.store import persistence_env
 
     problems = []
     for check, variable in (
@@ -87,7 +87,7 @@ def shown(database_url: str) -> str:
 def existing_log(found: Settings) -> str:
     """Where the event log is, as shown to the reader; ``Refused`` when the database
     named by the settings does not exist or holds no log. Creates nothing."""
-    from commands.store import LifecycleStore, persistence_env
+    from infrastructure.store import LifecycleStore, persistence_env
 
     env = persistence_env(found.database_url)
     setting = f"({DATABASE_VARIABLE}={shown(found.database_url)})"

@@ -14,7 +14,7 @@ connections. So, per connection:
   request (trickling bytes does not extend it);
 - the body, within ``body_seconds`` of the end of the head;
 - then the handler runs (its waits for the store are bounded by the request deadline,
-  ``commands.database``), and after the answer uvicorn's keep-alive timer takes over.
+  ``infrastructure.database``), and after the answer uvicorn's keep-alive timer takes over.
 
 A connection that misses its timeout is closed. A connection opened while the worker
 already holds ``max_connections`` is answered 503 ``service-busy`` (problem+json,

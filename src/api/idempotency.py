@@ -36,10 +36,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.guard import BODY_METHODS, JSON_KEY, TOKEN_KEY
 from api.problems import domain_problem, problem, store_unavailable
-from commands.database import Database, StoreUnavailable
-from commands.recorders import SideWrite
 from commands.services import SaveHook, with_every_save
-from commands.store import AGGREGATE_TYPES
+from infrastructure.database import Database, StoreUnavailable
+from infrastructure.recorders import SideWrite
+from infrastructure.store import AGGREGATE_TYPES
 from lifecycle.errors import DomainError
 
 KEEP_FOR = timedelta(hours=48)

@@ -25,7 +25,7 @@ from prometheus_client.exposition import choose_encoder
 
 from api.logs import LogContext, bound, current_context
 from commands.context import Caller
-from commands.database import STORE_DOWN_ERRORS, StoreUnavailable
+from infrastructure.database import STORE_DOWN_ERRORS, StoreUnavailable
 from lifecycle.due import DueItem
 from lifecycle.errors import DomainError
 

@@ -24,7 +24,7 @@ from api.logs import SECRETS, LogContext, bound
 from api.metrics import Metrics
 from api.problems import REQUEST_ID_KEY
 from api.route_table import Route, route_of, routes_of
-from commands.ids import random_uuid
+from infrastructure.ids import random_uuid
 
 if TYPE_CHECKING:
     from api.bootstrap import Container

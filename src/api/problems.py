@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.problem_types import CATALOGUE
 from api.route_table import methods_at, routes_of
-from commands.database import STORE_DOWN_ERRORS, StoreUnavailable
+from infrastructure.database import STORE_DOWN_ERRORS, StoreUnavailable
 from lifecycle.errors import DomainError
 
 log = logging.getLogger("lifecycle.api")

@@ -13,7 +13,7 @@ without a restart.
 A request that got past the gate before the probe saw the outage (one in flight when
 the database went away) is bounded by its deadline instead: its store calls stop
 waiting for a connection ``request_deadline_seconds`` after it arrived here and raise
-``StoreUnavailable`` (``commands.database.StoreDeadline``).
+``StoreUnavailable`` (``infrastructure.database.StoreDeadline``).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.problems import store_unavailable
 from api.settings import Settings
-from commands.database import Database, store_deadline
+from infrastructure.database import Database, store_deadline
 
 log = logging.getLogger("lifecycle.api")
 
@@ -99,7 +99,7 @@ class StoreProbe:
 class StoreGate:
     """ASGI middleware: 503 ``store-unavailable`` while the probe finds the store down;
     and every request's waits for the store bounded by its deadline
-    (``request_deadline_seconds`` from here; ``commands.database.StoreDeadline``), so
+    (``request_deadline_seconds`` from here; ``infrastructure.database.StoreDeadline``), so
     that a request already in flight when the database goes away answers 503 then
     rather than after the event store's retries."""
 

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
+from infrastructure.ids import random_uuid
 from lifecycle.change import Change
-from commands.ids import random_uuid
 
 
 @dataclass(frozen=True)

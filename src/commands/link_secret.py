@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import secrets
 
-from commands.database import Database
+from infrastructure.database import Database
 
 TABLE = """CREATE TABLE IF NOT EXISTS service_secrets (
     name TEXT PRIMARY KEY,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from commands.database import Database
+from infrastructure.database import Database
 from lifecycle.cards import Card
 from lifecycle.errors import InvalidPaymentToken
 from lifecycle.payment import PURCHASE, ChargeOutcome, ChargeRequest

@@ -15,10 +15,10 @@ from typing import Any, Protocol
 import psycopg
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from commands.database import STORE_DOWN_ERRORS, StoreUnavailable
-from commands.recorders import idle_socket_readable
 from commands.services import Services
 from commands.time_driven import DueWork, run_due
+from infrastructure.database import STORE_DOWN_ERRORS, StoreUnavailable
+from infrastructure.recorders import idle_socket_readable
 
 log = logging.getLogger("lifecycle.scheduler")
 

@@ -17,11 +17,11 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
 from commands.clock import Clock
-from commands.database import Database
 from commands.links import LinkSigner
 from commands.payments import PaymentGateway
-from commands.recorders import SideWrite
-from commands.store import LifecycleStore
+from infrastructure.database import Database
+from infrastructure.recorders import SideWrite
+from infrastructure.store import LifecycleStore
 from lifecycle.catalogue import Catalogue
 from lifecycle.datacenters import AddressRange
 from lifecycle.errors import Conflict, DomainError, NotFound
@@ -120,7 +120,7 @@ class Services:
 
     def head(self) -> int:
         """The last position committed so far (views reach it once every transaction
-        older than it has ended: see ``commands.recorders``)."""
+        older than it has ended: see ``infrastructure.recorders``)."""
         return int(self.store.recorder.recorded_head() or 0)
 
 

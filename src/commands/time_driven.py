@@ -14,11 +14,11 @@ from uuid import UUID
 from commands.clock import ManualClock
 from commands.context import Caller
 from commands.contracts import open_renewal_window
-from commands.database import STORE_DOWN_ERRORS, StoreUnavailable
 from commands.messages import Outbox
 from commands.renewals import end_term, escalate_overdue
 from commands.services import Services, retrying
 from commands.subscriptions import follow_expiry, take_renewal_charge
+from infrastructure.database import STORE_DOWN_ERRORS, StoreUnavailable
 from lifecycle.account import Account
 from lifecycle.contract import RENEWAL_WINDOW
 from lifecycle.due import DueItem

@@ -19,8 +19,8 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from commands.database import Database, Transaction
-from commands.store import LifecycleStore
+from infrastructure.database import Database, Transaction
+from infrastructure.store import LifecycleStore
 from projections.audit_lines import GENESIS, audit_line, chained, history_entry
 from projections.due_work import instant_key
 from projections.event_rows import LOWEST, EventRows, StoredRow

@@ -12,8 +12,8 @@ from typing import Any
 
 from eventsourcing.utils import get_topic
 
-from commands.database import Database, Transaction
-from commands.store import LifecycleStore
+from infrastructure.database import Database, Transaction
+from infrastructure.store import LifecycleStore
 from lifecycle.contract import BILLING, PRIMARY, Contract
 from lifecycle.organisation import Organisation
 from lifecycle.renewal import Renewal

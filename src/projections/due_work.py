@@ -12,9 +12,9 @@ from datetime import datetime, timezone
 from typing import Any
 from uuid import UUID
 
-from commands.database import Database, Transaction
-from commands.store import LifecycleStore
 from commands.time_driven import FailedItem, retry_delay
+from infrastructure.database import Database, Transaction
+from infrastructure.store import LifecycleStore
 from eventsourcing.utils import get_topic
 from lifecycle.contract import Contract
 from lifecycle.due import DueItem

@@ -17,9 +17,9 @@ from uuid import UUID
 
 from eventsourcing.persistence import JSONTranscoder, Mapper, Notification
 
-from commands.database import Database
-from commands.personal_data.sealing import PersonalAsSealed
-from commands.store import LifecycleStore
+from infrastructure.database import Database
+from infrastructure.personal_data.sealing import PersonalAsSealed
+from infrastructure.store import LifecycleStore
 
 LOWEST = -(2**63)
 """Below every position a row can have (SQLite rowids and PostgreSQL bigints alike)."""

@@ -12,9 +12,9 @@ import json
 from typing import Any
 from uuid import UUID
 
-from commands.database import Database, Transaction
+from infrastructure.database import Database, Transaction
 from eventsourcing.utils import get_topic
-from commands.store import LifecycleStore
+from infrastructure.store import LifecycleStore
 from lifecycle.message import Message
 from lifecycle.organisation import Organisation
 from projections.due_work import instant_key

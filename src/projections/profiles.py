@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from commands.database import Database, Transaction
-from commands.store import LifecycleStore
+from infrastructure.database import Database, Transaction
+from infrastructure.store import LifecycleStore
 from lifecycle.account import Account
 from lifecycle.organisation import Organisation
 from lifecycle.subscription import Subscription

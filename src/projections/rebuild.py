@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from commands.database import Transaction
+from infrastructure.database import Transaction
 from projections.runner import Applied, Projection, ProjectionFailed, ProjectionRunner
 
 log = logging.getLogger("lifecycle.projections")

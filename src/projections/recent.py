@@ -9,7 +9,7 @@ from collections import OrderedDict
 from typing import Any
 from uuid import UUID
 
-from commands.store import LifecycleStore
+from infrastructure.store import LifecycleStore
 
 RECENT_AGGREGATES = 4096
 """How many aggregates each thread keeps at the version its last event left them."""

@@ -15,8 +15,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
-from commands.database import STORE_DOWN_ERRORS, Database, StoreUnavailable, Transaction
-from commands.store import LifecycleStore
+from infrastructure.database import STORE_DOWN_ERRORS, Database, StoreUnavailable, Transaction
+from infrastructure.store import LifecycleStore
 
 log = logging.getLogger("lifecycle.projections")
 
@@ -198,7 +198,7 @@ class ProjectionRunner:
         """Apply every event recorded so far; return the tracked position.
 
         On PostgreSQL an event committed already may sit above the settled head while
-        an older transaction is still open (``commands.recorders``): this waits up to
+        an older transaction is still open (``infrastructure.recorders``): this waits up to
         ``settle_timeout`` seconds for those transactions to end, then applies up to
         the settled head and returns."""
         target = int(self.store.recorder.recorded_head() or 0)

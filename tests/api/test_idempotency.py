@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from api import idempotency, representations
 from api.idempotency import IdempotencyStore, _body_hash, _scope_hash
-from commands.database import StoreUnavailable
+from infrastructure.database import StoreUnavailable
 
 
 def account_body(username: str = "ida", **overrides):

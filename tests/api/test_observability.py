@@ -24,7 +24,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from api.bootstrap import Container
 from api.logs import log_handler
-from commands.database import StoreUnavailable
+from infrastructure.database import StoreUnavailable
 
 PROJECTIONS = ("due_work", "notifications", "audit_chain", "profiles", "contracts")
 

@@ -14,9 +14,9 @@ import pytest
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import IntegrityError
 
-from commands.database import Database
 from commands.services import retrying
-from commands.store import LifecycleStore, persistence_env
+from infrastructure.database import Database
+from infrastructure.store import LifecycleStore, persistence_env
 
 
 class Note(Aggregate):

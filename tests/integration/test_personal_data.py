@@ -27,11 +27,11 @@ from commands.context import Caller
 from commands.contracts import create_contract
 from commands.licence_requests import submit_licence_request
 from commands.personal_data.erasure import erase_personal_data
-from commands.personal_data.sealing import StoredEventsUnreadable
 from commands.profiles import set_account_team
 from commands.purchases import NewBuyer, complete_purchase, start_purchase, verify_purchase
 from commands.services import Services
 from commands.time_driven import advance_clock
+from infrastructure.personal_data.sealing import StoredEventsUnreadable
 from lifecycle.account import Account
 from lifecycle.contract import Contract
 from lifecycle.contract_terms import Contact
@@ -615,7 +615,7 @@ def test_the_cipher_key_must_be_16_24_or_32_bytes_and_is_never_shown() -> None:
 
 def second_store(container: Container) -> Any:
     """Another process's store on the same database: its own data keys' cache."""
-    from commands.store import LifecycleStore, persistence_env
+    from infrastructure.store import LifecycleStore, persistence_env
 
     return LifecycleStore(env=persistence_env(container.settings.database_url))
 

@@ -18,8 +18,8 @@ from api.bootstrap import Container
 from commands import accounts, profiles
 from commands.context import Caller
 from commands.contracts import create_contract
-from commands.database import Transaction
 from commands.services import Services
+from infrastructure.database import Transaction
 from lifecycle.contract_terms import Contact
 from lifecycle.money import Money
 from projections.rebuild import RebuildFailed, names_of

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 from eventsourcing.domain import Aggregate, event
 
-from commands.database import Database
-from commands.store import LifecycleStore, persistence_env
+from infrastructure.database import Database
+from infrastructure.store import LifecycleStore, persistence_env
 from pg_cluster import PostgresCluster
 
 

@@ -11,7 +11,7 @@ from uuid import uuid4
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from commands.store import LifecycleStore, persistence_env
+from infrastructure.store import LifecycleStore, persistence_env
 from lifecycle.account import Account
 from lifecycle.change import Change
 from lifecycle.personal import ERASED, Personal

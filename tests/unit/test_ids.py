@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from commands.ids import random_uuid
+from infrastructure.ids import random_uuid
 
 
 def test_ids_are_version_4_uuids_and_never_repeat() -> None:

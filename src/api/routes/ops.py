@@ -16,9 +16,9 @@ from api.deps import CallerDep, ContainerDep, MinPosition, ReaderDep, wait_for_p
 from api.representations import instant
 from api.routes.access import check_actor_in
 from api.schemas import AdvanceClock
-from commands.database import STORE_DOWN_ERRORS, StoreUnavailable
 from commands.personal_data.erasure import erase_personal_data
 from commands.time_driven import advance_clock
+from infrastructure.database import STORE_DOWN_ERRORS, StoreUnavailable
 from lifecycle.errors import NotFound
 from projections.notifications import list_notifications
 

@@ -50,7 +50,7 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 from eventsourcing.utils import retry
 from psycopg.sql import SQL, Composable, Composed, Identifier, Literal
 
-from commands.database import Transaction
+from infrastructure.database import Transaction
 
 SideWrite = tuple[str, Sequence[Any]]
 

@@ -10,9 +10,9 @@ from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import JSONTranscoder, Mapper, Transcoder, Transcoding
 
-from commands.database import Database, bound_waits_by_deadline, lift_store_deadline
-from commands.personal_data.keys import DataKeys, master_cipher
-from commands.personal_data.sealing import (
+from infrastructure.database import Database, bound_waits_by_deadline, lift_store_deadline
+from infrastructure.personal_data.keys import DataKeys, master_cipher
+from infrastructure.personal_data.sealing import (
     PersonalAsSealed,
     SealingMapper,
     SealingTranscoder,
@@ -98,7 +98,7 @@ class LifecycleStore(Application):
 
     def __init__(self, env: Any = None) -> None:
         # Personal values are sealed with per-organisation data keys kept beside the log
-        # (commands.personal_data); the keys' table is reached once the recorder exists.
+        # (infrastructure.personal_data); the keys' table is reached once the recorder exists.
         self.personal_data = DataKeys()
         super().__init__(env)
         if self.env.get("CIPHER_TOPIC"):
@@ -196,7 +196,7 @@ def persistence_env(database_url: str) -> dict[str, str]:
             "SQLITE_DBNAME": path,
             "SQLITE_LOCK_TIMEOUT": "30",
             "CREATE_TABLE": "y",
-            "APPLICATION_RECORDER_TOPIC": "commands.recorders:SideWritingSQLiteRecorder",
+            "APPLICATION_RECORDER_TOPIC": "infrastructure.recorders:SideWritingSQLiteRecorder",
         }
     if parts.scheme in ("postgresql", "postgres", "postgresql+psycopg"):
         query = dict(p.split("=", 1) for p in parts.query.split("&") if "=" in p)
@@ -213,7 +213,7 @@ def persistence_env(database_url: str) -> dict[str, str]:
             "POSTGRES_LOCK_TIMEOUT": query.get("lock_timeout", "10"),
             "POSTGRES_PRE_PING": "y",
             "CREATE_TABLE": "y",
-            "APPLICATION_RECORDER_TOPIC": "commands.recorders:CommitOrderedPostgresRecorder",
+            "APPLICATION_RECORDER_TOPIC": "infrastructure.recorders:CommitOrderedPostgresRecorder",
         }
         if "schema" in query:
             env["POSTGRES_SCHEMA"] = query["schema"]

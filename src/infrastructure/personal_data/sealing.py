@@ -47,7 +47,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import resolve_topic
 
-from commands.personal_data.keys import DataKeys, Owner
+from infrastructure.personal_data.keys import DataKeys, Owner
 from lifecycle.message import Message
 from lifecycle.organisation import Organisation
 from lifecycle.personal import ERASED, Personal

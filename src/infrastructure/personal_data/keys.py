@@ -29,8 +29,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.cryptography import AESCipher
 
-from commands.database import Database
-from commands.ids import random_bytes
+from infrastructure.database import Database
+from infrastructure.ids import random_bytes
 
 DATA_KEY_BYTES = 32
 CACHE_SECONDS = 5.0
