@@ -9,11 +9,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from commands.address_ranges import load_address_ranges
 from commands.clock import Clock, ManualClock, SystemClock
-from commands.link_secret import link_secret
 from commands.links import LinkSigner
-from commands.payments import SandboxGateway
 from commands.scheduler import (
     FileLock,
     KeptAdvisoryLock,
@@ -23,8 +20,11 @@ from commands.scheduler import (
 )
 from commands.services import Services
 from commands.time_driven import ObservedDueWork
+from infrastructure.address_ranges import load_address_ranges
 from infrastructure.database import Database
+from infrastructure.link_secret import link_secret
 from infrastructure.personal_data.sealing import check_readable, cipher_env
+from infrastructure.sandbox_gateway import SandboxGateway
 from infrastructure.store import LifecycleStore, persistence_env
 from lifecycle.catalogue import Catalogue
 from projections.audit_chain import AuditChainProjection

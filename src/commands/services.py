@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import random
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -168,9 +167,3 @@ def retrying(
 
 
 _jitter = random.Random()
-
-
-def parse_address_ranges(rows: Sequence[tuple[str, str]]) -> list[AddressRange]:
-    return [(ipaddress.ip_network(cidr, strict=False), datacenter) for cidr, datacenter in rows]
-
-
