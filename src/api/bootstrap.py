@@ -11,21 +11,17 @@ from pathlib import Path
 
 from commands.clock import Clock, ManualClock, SystemClock
 from commands.links import LinkSigner
-from commands.scheduler import (
-    FileLock,
-    KeptAdvisoryLock,
-    PostgresAdvisoryLock,
-    TimeDrivenScheduler,
-    WorkLock,
-)
+from commands.scheduler import TimeDrivenScheduler, WorkLock
 from commands.services import Services
 from commands.time_driven import ObservedDueWork
 from infrastructure.address_ranges import load_address_ranges
 from infrastructure.database import Database
 from infrastructure.link_secret import link_secret
+from infrastructure.locks import FileLock, KeptAdvisoryLock, PostgresAdvisoryLock
 from infrastructure.personal_data.sealing import check_readable, cipher_env
 from infrastructure.sandbox_gateway import SandboxGateway
 from infrastructure.store import LifecycleStore, persistence_env
+from infrastructure.timer import IntervalTimer
 from lifecycle.catalogue import Catalogue
 from projections.audit_chain import AuditChainProjection
 from projections.due_work import DueWorkProjection, DueWorkView
@@ -51,7 +47,7 @@ class Container:
     services: Services
     runners: dict[str, ProjectionRunner]
     due_work: ObservedDueWork
-    scheduler: TimeDrivenScheduler | None
+    scheduler: IntervalTimer | None
     started: bool = field(default=False)
     rebuilders: dict[str, Rebuilder] = field(default_factory=dict)
     head_watcher: HeadWatcher | None = None
@@ -164,7 +160,9 @@ def build(settings: Settings) -> Container:
             if dialect == "postgres"
             else FileLock(str(Path(env["SQLITE_DBNAME"]).resolve()) + ".scheduler.lock")
         )
-        scheduler = TimeDrivenScheduler(
-            services, due_work, lock, settings.scheduler_interval_seconds
+        scheduler = IntervalTimer(
+            TimeDrivenScheduler(services, due_work, lock).tick,
+            settings.scheduler_interval_seconds,
+            name="time-driven-work",
         )
     return Container(settings, services, runners, due_work, scheduler, metrics=metrics)

@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from api.bootstrap import Container
-from commands.scheduler import FileLock, KeptAdvisoryLock, PostgresAdvisoryLock
+from infrastructure.locks import FileLock, KeptAdvisoryLock, PostgresAdvisoryLock
 
 
 def advisory_lock(container: Container) -> PostgresAdvisoryLock:
