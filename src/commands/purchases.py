@@ -16,7 +16,7 @@ from commands.services import Services, check_version, retrying
 from lifecycle.account import BRAND_ADMIN, Account
 from lifecycle.datacenters import check_datacenter, recommend_datacenter
 from lifecycle.errors import PaymentDeclined, Rejected
-from lifecycle.organisation import Organisation
+from lifecycle.organisation import FREE, Organisation
 from lifecycle.payment import payment_record
 from lifecycle.purchase import COMPLETED, Purchase
 from lifecycle.subscription import Subscription
@@ -213,7 +213,7 @@ def _complete(
             brand_id=new_brand_id(organisation_id),
             datacenter=purchase.datacenter,
             fedramp=False,
-            licence="free",
+            licence=FREE,
             trial_ends_at=None,
             change=change,
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
@@ -19,9 +20,21 @@ from lifecycle.errors import (
 )
 from lifecycle.personal import personal, personal_fields
 
-BRAND_ADMIN = "brand_admin"
-STANDARD = "standard"
-USER_TYPES = (BRAND_ADMIN, STANDARD)
+
+class UserType(StrEnum):
+    """A brand admin manages the organisation's users and settings; a standard user does not.
+
+    The members are the values the log stores: an event or a snapshot writes the plain
+    string and reads back a ``str`` equal to the member, so compare, never ``is``.
+    """
+
+    BRAND_ADMIN = "brand_admin"
+    STANDARD = "standard"
+
+
+BRAND_ADMIN = UserType.BRAND_ADMIN
+STANDARD = UserType.STANDARD
+USER_TYPES = tuple(UserType)
 DETAIL_FIELDS = ("name", "email", "username", "user_type")
 PERSONAL_DETAILS = ("name", "email", "username")
 

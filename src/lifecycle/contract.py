@@ -9,6 +9,7 @@ renewed term starts the day after the previous one ended. Day boundaries are UTC
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
@@ -23,8 +24,20 @@ from lifecycle.errors import ContractEnded, InvalidState, Rejected
 from lifecycle.money import Money
 from lifecycle.renewal import Renewal
 
-ACTIVE = "active"
-ENDED = "ended"
+
+class ContractStatus(StrEnum):
+    """A contract is active until an opted-out renewal ends it.
+
+    The members are the values the log stores: an event or a snapshot writes the plain
+    string and reads back a ``str`` equal to the member, so compare, never ``is``.
+    """
+
+    ACTIVE = "active"
+    ENDED = "ended"
+
+
+ACTIVE = ContractStatus.ACTIVE
+ENDED = ContractStatus.ENDED
 
 PRIMARY = "primary"
 BILLING = "billing"
@@ -110,7 +123,7 @@ class Contract(LifecycleAggregate):
         ]
         self.contacts: dict[str, Contact] = {PRIMARY: primary_contact, BILLING: billing_contact}
         self.contacts_updated: dict[str, datetime | None] = {PRIMARY: None, BILLING: None}
-        self.status = ACTIVE
+        self.status: str = ACTIVE
         self.ended_on: date | None = None
 
     # --- the current term (R40) ---------------------------------------------------------

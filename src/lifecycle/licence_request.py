@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
@@ -15,9 +16,23 @@ from lifecycle.money import Money
 from lifecycle.personal import personal
 
 KINDS = ("add_seats", "more_responses", "new_product", "other")
-SUBMITTED = "submitted"
-FULFILLED = "fulfilled"
-DECLINED = "declined"
+
+
+class LicenceRequestStatus(StrEnum):
+    """A licence request is submitted, then fulfilled or declined.
+
+    The members are the values the log stores: an event or a snapshot writes the plain
+    string and reads back a ``str`` equal to the member, so compare, never ``is``.
+    """
+
+    SUBMITTED = "submitted"
+    FULFILLED = "fulfilled"
+    DECLINED = "declined"
+
+
+SUBMITTED = LicenceRequestStatus.SUBMITTED
+FULFILLED = LicenceRequestStatus.FULFILLED
+DECLINED = LicenceRequestStatus.DECLINED
 
 
 class LicenceRequest(LifecycleAggregate):
@@ -78,7 +93,7 @@ class LicenceRequest(LifecycleAggregate):
         self.kind = kind
         self.description = description
         self.routed_to = routed_to
-        self.status = SUBMITTED
+        self.status: str = SUBMITTED
         self.resolution: dict[str, Any] | None = None
 
     def _check_submitted(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
@@ -15,11 +16,25 @@ from lifecycle.due import DueItem
 from lifecycle.errors import AlreadySubscribed, FedrampNotEligible, InvalidState, Rejected
 from lifecycle.personal import personal
 
-FREE = "free"
-TRIAL = "trial"
-SELF_SERVICE = "self_service"
-ENTERPRISE = "enterprise"
-LICENCES = (FREE, TRIAL, SELF_SERVICE, ENTERPRISE)
+
+class Licence(StrEnum):
+    """The kind of licence an organisation holds.
+
+    The members are the values the log stores: an event or a snapshot writes the plain
+    string and reads back a ``str`` equal to the member, so compare, never ``is``.
+    """
+
+    FREE = "free"
+    TRIAL = "trial"
+    SELF_SERVICE = "self_service"
+    ENTERPRISE = "enterprise"
+
+
+FREE = Licence.FREE
+TRIAL = Licence.TRIAL
+SELF_SERVICE = Licence.SELF_SERVICE
+ENTERPRISE = Licence.ENTERPRISE
+LICENCES = tuple(Licence)
 
 
 class Organisation(LifecycleAggregate):
@@ -129,7 +144,7 @@ class Organisation(LifecycleAggregate):
     def holds_active_contract(self) -> bool:
         return bool(getattr(self, "active_contract_ids", []))
 
-    def licence_without_contracts(self) -> str:
+    def licence_without_contracts(self) -> Licence:
         """What the organisation falls back to once its last contract has ended."""
         return SELF_SERVICE if self.subscription_id is not None else FREE
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
@@ -23,9 +24,23 @@ from lifecycle.money import Money
 from lifecycle.personal import personal
 from lifecycle.payment import PURCHASE, ChargeOutcome, ChargeRequest, payment_record
 
-AWAITING_VERIFICATION = "awaiting_verification"
-OPEN = "open"
-COMPLETED = "completed"
+
+class PurchaseStatus(StrEnum):
+    """A new buyer's purchase awaits the e-mail verification, then is open for payment
+    (an upgrade is open at once), until it is completed.
+
+    The members are the values the log stores: an event or a snapshot writes the plain
+    string and reads back a ``str`` equal to the member, so compare, never ``is``.
+    """
+
+    AWAITING_VERIFICATION = "awaiting_verification"
+    OPEN = "open"
+    COMPLETED = "completed"
+
+
+AWAITING_VERIFICATION = PurchaseStatus.AWAITING_VERIFICATION
+OPEN = PurchaseStatus.OPEN
+COMPLETED = PurchaseStatus.COMPLETED
 
 
 class Purchase(LifecycleAggregate):
@@ -86,7 +101,7 @@ class Purchase(LifecycleAggregate):
         self.recommended_datacenter = recommended_datacenter
         self.datacenter = datacenter
         self.verification_digest = verification_digest
-        self.status = AWAITING_VERIFICATION if verification_digest else OPEN
+        self.status: str = AWAITING_VERIFICATION if verification_digest else OPEN
         self.declined_attempts = 0
         self.subscription_id: UUID | None = None
         self.brand_id: str | None = None

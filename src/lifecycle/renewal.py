@@ -17,6 +17,7 @@ renewal takes effect at the start of the day after the end date.
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
@@ -37,13 +38,30 @@ from lifecycle.errors import (
 from lifecycle.money import Money
 from lifecycle.personal import personal
 
-ASSESSMENT = "assessment"
-DISCUSSION = "discussion"
-PROPOSAL = "proposal"
-CONFIRMED = "confirmed"
-INVOICED = "invoiced"
-RENEWED = "renewed"
-OPTED_OUT = "opted_out"
+
+class RenewalStage(StrEnum):
+    """The stages of a renewal (see the module's picture).
+
+    The members are the values the log stores: an event or a snapshot writes the plain
+    string and reads back a ``str`` equal to the member, so compare, never ``is``.
+    """
+
+    ASSESSMENT = "assessment"
+    DISCUSSION = "discussion"
+    PROPOSAL = "proposal"
+    CONFIRMED = "confirmed"
+    INVOICED = "invoiced"
+    RENEWED = "renewed"
+    OPTED_OUT = "opted_out"
+
+
+ASSESSMENT = RenewalStage.ASSESSMENT
+DISCUSSION = RenewalStage.DISCUSSION
+PROPOSAL = RenewalStage.PROPOSAL
+CONFIRMED = RenewalStage.CONFIRMED
+INVOICED = RenewalStage.INVOICED
+RENEWED = RenewalStage.RENEWED
+OPTED_OUT = RenewalStage.OPTED_OUT
 STAGES = (ASSESSMENT, DISCUSSION, PROPOSAL, CONFIRMED, INVOICED, RENEWED)
 """The stages in order; ``opted_out`` leaves the order and ends it."""
 OPEN_STAGES = (ASSESSMENT, DISCUSSION, PROPOSAL, CONFIRMED)
@@ -149,7 +167,7 @@ class Renewal(LifecycleAggregate):
             "term_months": term_months,
             "price": price,
         }
-        self.stage = ASSESSMENT
+        self.stage: str = ASSESSMENT
         self.changes: list[dict[str, str]] = []
         self.owner_role = RENEWALS_MANAGER
         self.quotes: list[dict[str, Any]] = []

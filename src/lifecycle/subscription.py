@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
@@ -19,10 +20,25 @@ from lifecycle.money import Money
 from lifecycle.payment import RENEWAL, ChargeOutcome, ChargeRequest, payment_record
 from lifecycle.personal import personal
 
-ACTIVE = "active"
-NON_RENEWING = "non_renewing"
-PAST_DUE = "past_due"
-EXPIRED = "expired"
+
+class SubscriptionStatus(StrEnum):
+    """Where a subscription is in its life: renewing, running out its term, waiting for
+    a failed renewal charge to be retried, or over.
+
+    The members are the values the log stores: an event or a snapshot writes the plain
+    string and reads back a ``str`` equal to the member, so compare, never ``is``.
+    """
+
+    ACTIVE = "active"
+    NON_RENEWING = "non_renewing"
+    PAST_DUE = "past_due"
+    EXPIRED = "expired"
+
+
+ACTIVE = SubscriptionStatus.ACTIVE
+NON_RENEWING = SubscriptionStatus.NON_RENEWING
+PAST_DUE = SubscriptionStatus.PAST_DUE
+EXPIRED = SubscriptionStatus.EXPIRED
 
 RETRY_DELAYS = (timedelta(days=1), timedelta(days=3), timedelta(days=7))
 """A failed renewal charge is retried 1, 3 and 7 days after the first failure (R24)."""
@@ -88,7 +104,7 @@ class Subscription(LifecycleAggregate):
         self.card: Card | None = card
         self.anchor = timestamp
         self.term = 1
-        self.status = ACTIVE
+        self.status: str = ACTIVE
         self.payments: list[dict[str, Any]] = [payment]
         self.pending_charge: dict[str, Any] | None = None
         self.failed_attempts = 0
