@@ -15,7 +15,6 @@ from commands.scheduler import TimeDrivenScheduler, WorkLock
 from commands.services import Services
 from commands.time_driven import ObservedDueWork
 from infrastructure.address_ranges import load_address_ranges
-from infrastructure.database import Database
 from infrastructure.link_secret import link_secret
 from infrastructure.locks import FileLock, KeptAdvisoryLock, PostgresAdvisoryLock
 from infrastructure.personal_data.sealing import check_readable, cipher_env
@@ -117,8 +116,8 @@ def build(settings: Settings) -> Container:
     except BaseException:  # close the pool whatever stopped the start, then re-raise
         store.close()
         raise
-    dialect = "postgres" if env["PERSISTENCE_MODULE"].endswith("postgres") else "sqlite"
-    database = Database(store.recorder.datastore, dialect)
+    database = store.database
+    dialect = database.dialect
     secret = link_secret(database, settings.link_secret)
     SECRETS.add(secret.decode())  # no log line shows it
     services = Services(

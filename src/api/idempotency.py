@@ -38,6 +38,7 @@ from api.guard import BODY_METHODS, JSON_KEY, TOKEN_KEY
 from api.problems import domain_problem, problem, store_unavailable
 from commands.services import SaveHook, with_every_save
 from infrastructure.database import Database, StoreUnavailable
+from infrastructure.migrations import upgrade
 from infrastructure.recorders import SideWrite
 from infrastructure.store import AGGREGATE_TYPES
 from lifecycle.errors import DomainError
@@ -67,9 +68,6 @@ TABLE = """CREATE TABLE IF NOT EXISTS idempotency_keys (
     created TEXT
 )"""
 
-ADDED_COLUMNS = {"position": "BIGINT", "committed_at": "TEXT", "created": "TEXT"}
-"""Columns a table made before the committed mark existed lacks."""
-
 SHOWN_KINDS = {
     cls: kind for kind, cls in AGGREGATE_TYPES.items() if kind not in ("message", "contract_number")
 }
@@ -92,7 +90,7 @@ class IdempotencyStore:
     def __init__(self, database: Database) -> None:
         self._db = database
         self._db.create([TABLE])
-        self._add_columns()
+        upgrade(database, "idempotency_keys")
         self._unreleased: set[str] = set()
         """Keys whose first request this process finished without an answer to keep,
         and could not release because the store was unreachable: released at the next
@@ -101,24 +99,6 @@ class IdempotencyStore:
         # The position of the last event the transaction inserted: the events are
         # inserted just before the side writes, the mark being the first of them.
         self._last_event = "lastval()" if database.dialect == "postgres" else "last_insert_rowid()"
-
-    def _add_columns(self) -> None:
-        with self._db.transaction() as tx:
-            if self._db.dialect == "postgres":
-                present = {
-                    row["column_name"]
-                    for row in tx.all(
-                        "SELECT column_name FROM information_schema.columns WHERE"
-                        " table_name = 'idempotency_keys' AND table_schema = current_schema()"
-                    )
-                }
-                missing = "ADD COLUMN IF NOT EXISTS"  # another process may add it meanwhile
-            else:
-                present = {row["name"] for row in tx.all("PRAGMA table_info(idempotency_keys)")}
-                missing = "ADD COLUMN"
-            for name, kind in ADDED_COLUMNS.items():
-                if name not in present:
-                    tx.execute(f"ALTER TABLE idempotency_keys {missing} {name} {kind}")
 
     def claim(self, scope_hash: str, body_hash: str) -> dict[str, Any] | None:
         """``None`` when this request now owns the key; else the row that holds it."""

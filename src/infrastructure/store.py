@@ -113,7 +113,9 @@ class LifecycleStore(Application):
                 "connect_timeout", max(2, int(self.env.get("POSTGRES_CONNECT_TIMEOUT") or 5))
             )
             bound_waits_by_deadline(datastore.pool)
-        self.personal_data.bind(Database(datastore, dialect))
+        self.database = Database(datastore, dialect)
+        """Our own tables, on the log's datastore and its pool."""
+        self.personal_data.bind(self.database)
 
     def construct_mapper(self) -> Mapper[Any]:
         transcoder = self.construct_transcoder()

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from infrastructure.database import STORE_DOWN_ERRORS, Database, StoreUnavailable, Transaction
+from infrastructure.migrations import upgrade
 from infrastructure.store import LifecycleStore
 
 log = logging.getLogger("lifecycle.projections")
@@ -28,26 +29,8 @@ TRACKING_TABLE = """CREATE TABLE IF NOT EXISTS projection_tracking (
     failed_position BIGINT,
     generation BIGINT NOT NULL DEFAULT 1
 )"""
-"""``generation`` counts the swaps of side-by-side rebuilds (see ``projections.rebuild``)."""
-
-
-def _add_generation_column(database: Database) -> None:
-    """Tracking tables created before rebuilds existed lack ``generation``."""
-    with database.transaction() as tx:
-        if database.dialect == "postgres":
-            columns = {
-                row["column_name"]
-                for row in tx.all(
-                    "SELECT column_name FROM information_schema.columns"
-                    " WHERE table_name = 'projection_tracking' AND table_schema = current_schema()"
-                )
-            }
-        else:
-            columns = {row["name"] for row in tx.all("PRAGMA table_info(projection_tracking)")}
-        if "generation" not in columns:
-            tx.execute(
-                "ALTER TABLE projection_tracking ADD COLUMN generation BIGINT NOT NULL DEFAULT 1"
-            )
+"""``generation`` counts the swaps of side-by-side rebuilds (see ``projections.rebuild``);
+a table made before them gains it (``infrastructure.migrations``)."""
 
 
 Applied = tuple[int, Any, Any]
@@ -169,7 +152,7 @@ class ProjectionRunner:
         )
         database.create([TRACKING_TABLE, *projection.tables, *functions])
         if not projection.name.endswith("__next"):  # a rebuild's shadow: table exists
-            _add_generation_column(database)
+            upgrade(database, "projection_tracking")
         with database.transaction() as tx:
             tx.execute(
                 "INSERT INTO projection_tracking (name, position) VALUES (?, 0)"
