@@ -15,9 +15,8 @@ def load_address_ranges(path: str | None = None) -> list[AddressRange]:
     if path:
         text = Path(path).read_text(encoding="utf-8")
     else:
-        text = (
-            resources.files("infrastructure").joinpath("data/address_ranges.json").read_text("utf-8")
-        )
+        shipped = resources.files("infrastructure").joinpath("data/address_ranges.json")
+        text = shipped.read_text("utf-8")
     rows = [(cidr, check_datacenter(dc)) for cidr, dc in json.loads(text)["ranges"]]
     return parse_address_ranges(rows)
 
