@@ -339,8 +339,7 @@ class Renewal(LifecycleAggregate):
         self._require((PROPOSAL,), "confirming a quote")
         if not any(quote["quote_id"] == quote_id for quote in self.quotes):
             raise Rejected(f"renewal {self.id} has no quote {quote_id}")
-        latest = self.latest_quote
-        assert latest is not None
+        latest = self.quotes[-1]  # there are quotes: the one to confirm is among them
         if latest["quote_id"] != quote_id:
             raise StaleQuote(
                 f"quote {quote_id} has been revised; only the latest quote "
@@ -362,7 +361,8 @@ class Renewal(LifecycleAggregate):
         contact on file now, due 30 days after issue."""
         self._require((CONFIRMED,), "invoicing")
         quote = self.confirmed_quote
-        assert quote is not None
+        if quote is None:
+            raise InvalidState(f"renewal {self.id} is confirmed but holds no confirmed quote")
         issued_on = utc_day(change.at)
         self._invoiced(
             invoice={

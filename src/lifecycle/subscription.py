@@ -326,17 +326,23 @@ class Subscription(LifecycleAggregate):
         same charge again (same idempotency key) rather than a new one (R21).
         ``retry_now`` retries a past-due charge at once (a new card was given).
         """
-        if self.pending_charge is None:
+        pending = self.pending_charge
+        if pending is None:
             due = self.renewal_due(change.at) or (retry_now and self.status == PAST_DUE)
             if not due:
                 return None
+            pending = {
+                "term": self.term + 1,
+                "attempt": self.failed_attempts + 1,
+                "amount": self.renewal_price,
+            }
             self._renewal_charge_begun(
-                term=self.term + 1,
-                attempt=self.failed_attempts + 1,
-                amount=self.renewal_price,
+                term=pending["term"],
+                attempt=pending["attempt"],
+                amount=pending["amount"],
                 **change.stamp(),
             )
-        return self._pending_request()
+        return self._request_for(pending)
 
     @event("RenewalChargeBegun")
     def _renewal_charge_begun(
@@ -344,14 +350,14 @@ class Subscription(LifecycleAggregate):
     ) -> None:
         self.pending_charge = {"term": term, "attempt": attempt, "amount": amount}
 
-    def _pending_request(self) -> ChargeRequest:
-        assert self.pending_charge is not None
+    def _request_for(self, pending: dict[str, Any]) -> ChargeRequest:
+        """The charge of the begun renewal ``pending``, with the card on file now."""
         return ChargeRequest(
             owner_id=self.id,
             purpose=RENEWAL,
-            term=self.pending_charge["term"],
-            attempt=self.pending_charge["attempt"],
-            amount=self.pending_charge["amount"],
+            term=pending["term"],
+            attempt=pending["attempt"],
+            amount=pending["amount"],
             token=self.card.token if self.card else None,
         )
 

@@ -160,9 +160,10 @@ class AuditLog:
         """
         rows = self.rows
         with self.database.transaction(commit=False) as tx:
-            # One round trip: the index's answer, how far the index has followed this
-            # aggregate, and how far its events go.
-            found = tx.one(
+            # One round trip and one row (each column is a scalar subquery): the index's
+            # answer, how far the index has followed this aggregate, and how far its
+            # events go.
+            [found] = tx.all(
                 "SELECT (SELECT version FROM audit_chain"
                 " WHERE aggregate_id = ? AND occurred_at <= ?"
                 " ORDER BY occurred_at DESC, version DESC LIMIT 1) AS at_instant,"
@@ -177,7 +178,6 @@ class AuditLog:
                     rows.id_param(aggregate_id),
                 ),
             )
-        assert found is not None
         version = None if found["at_instant"] is None else int(found["at_instant"])
         chained_to = 0 if found["chained"] is None else int(found["chained"])
         recorded = 0 if found["recorded"] is None else int(found["recorded"])
@@ -259,13 +259,14 @@ class AuditLog:
         while True:
             link = next(recorded, None)
             row = next(stored, None)
-            if link is None and row is None:
-                return Verification(True, events, head, until)
-            if link is None or (row is not None and row.position < link.position):
-                assert row is not None
+            if link is None:
+                if row is None:
+                    return Verification(True, events, head, until)
                 return self._bad(events, until, row.position, UNCHAINED)
             if row is None or link.position < row.position:
                 return self._bad(events, until, link.position, MISSING)
+            if row.position < link.position:
+                return self._bad(events, until, row.position, UNCHAINED)
             recomputed = _recompute(self.rows, row, prev)
             if recomputed is None:
                 return self._bad(events, until, row.position, UNDECODABLE)

@@ -217,7 +217,8 @@ class Rebuilder:
             )
             live = tx.one("SELECT * FROM projection_tracking WHERE name = ?", (runner.name,))
             mine = tx.one("SELECT position FROM projection_tracking WHERE name = ?", (shadow.name,))
-            assert live is not None
+            if live is None:
+                raise RuntimeError(f"the tracking row of {runner.name} vanished during the rebuild")
             if mine is None:
                 raise RuntimeError("the rebuild's tracking row vanished (another rebuild swapped)")
             if int(mine["position"]) < int(live["position"]):

@@ -391,6 +391,22 @@ def test_a_failed_rebuild_leaves_the_old_copy_serving(container: Container) -> N
     assert rows_of(container, "poison") == before
 
 
+def test_a_rebuild_whose_live_tracking_row_vanished_fails_saying_so(container: Container) -> None:
+    services = container.services
+    make_history(services, organisations=1)
+    container.runners["contracts"].catch_up()
+    live = rows_of(container, "contracts")
+
+    def the_live_row_vanishes(position: int, head: int) -> None:
+        with services.database.transaction() as tx:
+            tx.execute("DELETE FROM projection_tracking WHERE name = ?", ("contracts",))
+
+    with pytest.raises(RebuildFailed, match="tracking row of contracts vanished"):
+        container.rebuilder("contracts").run(the_live_row_vanishes)
+
+    assert rows_of(container, "contracts") == live
+
+
 def test_a_failed_projection_resumes_once_its_event_applies(container: Container) -> None:
     services = container.services
     make_history(services, organisations=1)

@@ -6,10 +6,12 @@ from __future__ import annotations
 from datetime import date, timedelta, timezone
 from uuid import uuid4
 
+import pytest
 from given import at, change
 from given_contracts import BILLER, NEW_BILLER, PRICE, renewal_in
 
 from lifecycle.contract import BILLING
+from lifecycle.errors import InvalidState
 from lifecycle.money import Money
 
 ISSUED = at(2027, 12, 10, 16, 45)
@@ -37,6 +39,17 @@ def test_the_invoice_is_for_the_latest_quote_confirmed_not_an_earlier_one() -> N
     renewal.issue_invoice(uuid4(), made.billing_contact, change(ISSUED))
 
     assert renewal.invoice is not None and renewal.invoice["amount"] == PRICE
+
+
+def test_a_confirmed_renewal_that_lost_its_quote_is_refused_invoicing_with_a_typed_error() -> None:
+    """Even under ``python -O``: a broken state is a refusal, not an unchecked crash."""
+    made, renewal = _confirmed_at(PRICE)
+    renewal.confirmed_quote_id = uuid4()  # a state no command leads to
+
+    with pytest.raises(InvalidState, match="no confirmed quote"):
+        renewal.issue_invoice(uuid4(), made.billing_contact, change(ISSUED))
+
+    assert renewal.invoice is None and renewal.collect_events() == []
 
 
 def test_the_invoice_is_issued_on_the_utc_day_and_due_30_days_later() -> None:
