@@ -17,9 +17,9 @@ from infrastructure.store import LifecycleStore
 from lifecycle.contract import BILLING, PRIMARY, Contract
 from lifecycle.organisation import Organisation
 from lifecycle.renewal import Renewal
-from projections.due_work import _topics_of
 from projections.profiles import dumps
 from projections.runner import Projection
+from projections.topics import event_topics
 
 
 def _instant(value: datetime | None) -> str | None:
@@ -76,7 +76,7 @@ class ContractsProjection(Projection):
 
     def __init__(self, store: LifecycleStore) -> None:
         self.store = store
-        self.topics = [*_topics_of(Contract, Renewal), get_topic(Organisation.PersonalDataErased)]
+        self.topics = [*event_topics(Contract, Renewal), get_topic(Organisation.PersonalDataErased)]
 
     def prepare(self, event: Any) -> Any:
         if isinstance(event, Organisation.PersonalDataErased):

@@ -15,7 +15,6 @@ from uuid import UUID
 from commands.time_driven import FailedItem, retry_delay
 from infrastructure.database import Database, Transaction
 from infrastructure.store import LifecycleStore
-from eventsourcing.utils import get_topic
 from lifecycle.contract import Contract
 from lifecycle.due import DueItem
 from lifecycle.organisation import Organisation
@@ -23,6 +22,7 @@ from lifecycle.renewal import Renewal
 from lifecycle.subscription import Subscription
 from projections.recent import RecentAggregates
 from projections.runner import Projection, ProjectionRunner
+from projections.topics import event_topics
 
 INSTANT_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 """How ``instant_key`` writes an instant (``strptime`` reads it back)."""
@@ -48,15 +48,6 @@ def instant_of_key(text: str) -> datetime:
     return datetime(year, month, day, hour, minute, second, micro, tzinfo=timezone.utc)
 
 
-def _topics_of(*classes: type) -> list[str]:
-    topics = []
-    for cls in classes:
-        for value in vars(cls).values():
-            if isinstance(value, type) and issubclass(value, cls.Event):  # type: ignore[attr-defined]
-                topics.append(get_topic(value))
-    return topics
-
-
 class DueWorkProjection(Projection):
     name = "due_work"
     tables = (
@@ -72,7 +63,7 @@ class DueWorkProjection(Projection):
 
     def __init__(self, store: LifecycleStore) -> None:
         self.store = store
-        self.topics = _topics_of(Subscription, Organisation, Contract, Renewal)
+        self.topics = event_topics(Subscription, Organisation, Contract, Renewal)
         self.aggregates = RecentAggregates(store)
 
     def prepare(self, event: Any) -> list[DueItem]:

@@ -22,9 +22,9 @@ from infrastructure.store import LifecycleStore
 from lifecycle.account import Account
 from lifecycle.organisation import Organisation
 from lifecycle.subscription import Subscription
-from projections.due_work import _topics_of
 from projections.recent import RecentAggregates
 from projections.runner import Applied, Projection
+from projections.topics import event_topics
 
 ACCOUNT, ORGANISATION, BILLING = "account", "organisation", "billing"
 ERASURE = "erasure"
@@ -90,7 +90,7 @@ class ProfilesProjection(Projection):
 
     def __init__(self, store: LifecycleStore) -> None:
         self.store = store
-        self.topics = _topics_of(Account, Organisation, Subscription)
+        self.topics = event_topics(Account, Organisation, Subscription)
         self.aggregates = RecentAggregates(store)
 
     def prepare(self, event: Any) -> Any:

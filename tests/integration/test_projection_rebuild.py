@@ -290,9 +290,9 @@ class CountedContracts(Counted):
 
     def __init__(self) -> None:
         from lifecycle.contract import Contract
-        from projections.due_work import _topics_of
+        from projections.topics import event_topics
 
-        self.topics = _topics_of(Contract)
+        self.topics = event_topics(Contract)
 
     def apply(self, tx: Transaction, event: Any, position: int, prepared: Any) -> None:
         tx.execute("INSERT INTO counted_contracts_rows (position) VALUES (?)", (position,))
